@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { CacheModule } from '../cache/cache.module.js';
+import { FillsModule } from '../fills/fills.module.js';
+import { AdminController } from './admin.controller.js';
+import { AdminTokenGuard } from './admin-token.guard.js';
+
+@Module({
+  controllers: [AdminController],
+  imports: [CacheModule, FillsModule],
+  providers: [AdminTokenGuard],
+})
+export class AdminModule {}

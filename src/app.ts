@@ -1,0 +1,20 @@
+import type { INestApplication } from '@nestjs/common';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { HttpErrorFilter } from './common/http-error.filter.js';
+
+/** Fastify as portcache needs it: long names in params, no body parsing worth speaking of. */
+export function createFastifyAdapter(): FastifyAdapter {
+  return new FastifyAdapter({
+    routerOptions: { maxParamLength: 1024 },
+    bodyLimit: 64 * 1024,
+    keepAliveTimeout: 65_000,
+    return503OnClosing: true,
+  });
+}
+
+/** Settings shared by the server and the end-to-end tests. */
+export function configureApp(app: INestApplication): NestFastifyApplication {
+  app.useGlobalFilters(new HttpErrorFilter());
+  app.enableShutdownHooks();
+  return app as NestFastifyApplication;
+}

@@ -1,0 +1,35 @@
+import { resolve } from 'node:path';
+import { type PortcacheEnv, validateEnv } from './portcache-env.js';
+import { parseDuration, parseList, parseSize } from './units.js';
+
+/** The typed configuration, read once at startup. Services inject this, never process.env. */
+export class PortcacheConfig {
+  host: string;
+  port: number;
+  /** Absolute. */
+  cacheDir: string;
+  /** Mirror base URLs as in GENTOO_MIRRORS, without a trailing slash. */
+  mirrors: string[];
+  connectTimeoutMs: number;
+  stallTimeoutMs: number;
+  adminToken: string | undefined;
+  /** Bytes of small, hot files kept in memory. */
+  memoryCacheBytes: number;
+
+  static fromEnv(raw: Record<string, string | undefined>): PortcacheConfig {
+    return PortcacheConfig.fromValidated(validateEnv(raw));
+  }
+
+  private static fromValidated(env: PortcacheEnv): PortcacheConfig {
+    const config = new PortcacheConfig();
+    config.host = env.PORTCACHE_HOST;
+    config.port = Number(env.PORTCACHE_PORT);
+    config.cacheDir = resolve(env.PORTCACHE_CACHE_DIR);
+    config.mirrors = parseList(env.PORTCACHE_MIRRORS).map((url) => url.replace(/\/+$/, ''));
+    config.connectTimeoutMs = parseDuration(env.PORTCACHE_CONNECT_TIMEOUT) as number;
+    config.stallTimeoutMs = parseDuration(env.PORTCACHE_STALL_TIMEOUT) as number;
+    config.adminToken = env.PORTCACHE_ADMIN_TOKEN;
+    config.memoryCacheBytes = parseSize(env.PORTCACHE_MEMORY_CACHE) as number;
+    return config;
+  }
+}

@@ -1,0 +1,106 @@
+import { plainToInstance } from 'class-transformer';
+import { IsOptional, Matches, ValidateBy, type ValidationOptions, validateSync } from 'class-validator';
+import { parseDuration, parseList, parseSize } from './units.js';
+
+function IsDuration(options?: ValidationOptions) {
+  return ValidateBy(
+    {
+      name: 'isDuration',
+      validator: { validate: (v) => typeof v === 'string' && parseDuration(v) !== undefined },
+    },
+    { message: 'must be a duration with a unit, like 500ms, 30s, 15m, 12h or 30d', ...options },
+  );
+}
+
+function IsSize(options?: ValidationOptions) {
+  return ValidateBy(
+    { name: 'isSize', validator: { validate: (v) => typeof v === 'string' && parseSize(v) !== undefined } },
+    { message: 'must be a size like 4096, 500M, 2G or 1.5T (binary units)', ...options },
+  );
+}
+
+function IsUrlList(options?: ValidationOptions) {
+  return ValidateBy(
+    {
+      name: 'isUrlList',
+      validator: {
+        validate: (v) => typeof v === 'string' && parseList(v).length > 0 && parseList(v).every(isHttpUrl),
+      },
+    },
+    { message: 'must be one or more whitespace-separated http:// or https:// URLs', ...options },
+  );
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && !url.search && !url.hash;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The raw environment, validated. Property names are the variable names so that every
+ * error message names the variable an admin has to fix. Defaults live in DEFAULTS.
+ */
+export class PortcacheEnv {
+  @Matches(/^[0-9A-Za-z.:-]+$/, {
+    message: 'must be a host name or an IPv4/IPv6 address, like :: or 127.0.0.1',
+  })
+  PORTCACHE_HOST: string;
+
+  @Matches(/^(6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3}|0)$/, {
+    message: 'must be a port number from 0 to 65535',
+  })
+  PORTCACHE_PORT: string;
+
+  @Matches(/\S/, { message: 'must be a directory path' })
+  PORTCACHE_CACHE_DIR: string;
+
+  @IsUrlList()
+  PORTCACHE_MIRRORS: string;
+
+  @IsDuration()
+  PORTCACHE_CONNECT_TIMEOUT: string;
+
+  @IsDuration()
+  PORTCACHE_STALL_TIMEOUT: string;
+
+  @IsOptional()
+  @Matches(/^[\x21-\x7e]{16,}$/, { message: 'must be at least 16 printable characters without spaces' })
+  PORTCACHE_ADMIN_TOKEN?: string;
+
+  @IsSize()
+  PORTCACHE_MEMORY_CACHE: string;
+}
+
+export const DEFAULTS: Omit<PortcacheEnv, 'PORTCACHE_ADMIN_TOKEN'> = {
+  PORTCACHE_HOST: '::',
+  PORTCACHE_PORT: '8080',
+  PORTCACHE_CACHE_DIR: './var/cache/distfiles',
+  PORTCACHE_MIRRORS:
+    'https://distfiles.gentoo.org https://gentoo.osuosl.org https://ftp.halifax.rwth-aachen.de/gentoo',
+  PORTCACHE_CONNECT_TIMEOUT: '10s',
+  PORTCACHE_STALL_TIMEOUT: '15s',
+  PORTCACHE_MEMORY_CACHE: '32M',
+};
+
+export class ConfigError extends Error {}
+
+/** Validates the PORTCACHE_* variables of `raw` (unset or empty ones take their default). */
+export function validateEnv(raw: Record<string, string | undefined>): PortcacheEnv {
+  const merged: Record<string, string> = { ...DEFAULTS };
+  for (const [key, value] of Object.entries(raw)) {
+    if (key.startsWith('PORTCACHE_') && value !== undefined && value !== '') merged[key] = value;
+  }
+  const env = plainToInstance(PortcacheEnv, merged);
+  const problems = validateSync(env, { forbidUnknownValues: true }).map((error) => {
+    const why = Object.values(error.constraints ?? {}).join('; ');
+    return `${error.property}=${JSON.stringify(error.value)}: ${why}`;
+  });
+  if (problems.length > 0) {
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  return env;
+}

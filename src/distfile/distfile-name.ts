@@ -1,0 +1,36 @@
+import { BadRequestException, NotFoundException } from '@nestjs/common';
+import { blake2bPrefix } from './layout.js';
+
+const MAX_NAME_BYTES = 255;
+
+/**
+ * Checks a distfile name that Fastify has already percent-decoded once. Anything that could
+ * name a path outside the cache directory, or a file no Portage would ask for, is a 400.
+ */
+export function validateDistfileName(name: string): string {
+  const reason = nameProblem(name);
+  if (reason) throw new BadRequestException(`Invalid distfile name: ${reason}`);
+  return name;
+}
+
+function nameProblem(name: string): string | undefined {
+  if (name.length === 0) return 'empty';
+  if (name === '.' || name === '..') return `"${name}" is not a file name`;
+  if (name.includes('/') || name.includes('\\')) return 'contains a slash or backslash';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting them is the point
+  if (/[\x00-\x1f\x7f]/.test(name)) return 'contains a NUL or control character';
+  if (name.includes('\ufffd')) return 'is not valid UTF-8';
+  if (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) return `longer than ${MAX_NAME_BYTES} bytes`;
+  return undefined;
+}
+
+/** A GLEP 75 request `/distfiles/<xx>/<name>`: the prefix must be BLAKE2b(name)[0:2]. */
+export function validateHashedPrefix(prefix: string, name: string): void {
+  if (!/^[0-9a-f]{2}$/.test(prefix)) {
+    throw new NotFoundException(`Not found: "${prefix}" is not a filename-hash BLAKE2B 8 directory`);
+  }
+  const expected = blake2bPrefix(name);
+  if (prefix !== expected) {
+    throw new NotFoundException(`Not found: ${name} belongs in ${expected}/, not ${prefix}/`);
+  }
+}

@@ -1,0 +1,144 @@
+import { createReadStream } from 'node:fs';
+import { Controller, Get, NotFoundException, Param, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { CachedFile } from '../cache/cache-store.service.js';
+import { CacheStore } from '../cache/cache-store.service.js';
+import type { PartialFile } from '../cache/partial-file.js';
+import { FillService } from '../fills/fill.service.js';
+import { Metrics } from '../metrics/metrics.service.js';
+import { validateDistfileName, validateHashedPrefix } from './distfile-name.js';
+import { type ByteRange, ifRangeHolds, notModified, parseRange } from './http-range.js';
+import { SERVED_LAYOUT_CONF } from './layout.js';
+
+const OCTET_STREAM = 'application/octet-stream';
+
+/**
+ * The Gentoo mirror protocol. GET routes also answer HEAD (Fastify's exposeHeadRoutes);
+ * a HEAD never starts a fill.
+ */
+@Controller('distfiles')
+export class DistfileController {
+  constructor(
+    private readonly store: CacheStore,
+    private readonly fills: FillService,
+    private readonly metrics: Metrics,
+  ) {}
+
+  @Get('layout.conf')
+  layoutConf(@Res() reply: FastifyReply): void {
+    reply.header('content-type', 'text/plain; charset=utf-8').send(SERVED_LAYOUT_CONF);
+  }
+
+  @Get(':prefix/:name')
+  async hashed(
+    @Param('prefix') prefix: string,
+    @Param('name') name: string,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    validateDistfileName(name);
+    validateHashedPrefix(prefix, name);
+    await this.serve(name, request, reply);
+  }
+
+  @Get(':name')
+  async flat(
+    @Param('name') name: string,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    await this.serve(validateDistfileName(name), request, reply);
+  }
+
+  private async serve(name: string, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const cached = this.store.get(name);
+    if (cached) return this.sendCached(cached, request, reply);
+    if (request.method === 'HEAD') return this.headMiss(name, reply);
+    this.metrics.requests.inc({ result: 'miss' });
+    const partial = await this.fills.join(name);
+    const committed = partial.status === 'committed' ? this.store.get(name) : undefined;
+    if (committed) return this.sendCached(committed, request, reply);
+    this.sendPartial(partial, request, reply);
+  }
+
+  private async sendCached(file: CachedFile, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    this.metrics.requests.inc({ result: 'hit' });
+    const headers = request.headers;
+    reply.headers({
+      'accept-ranges': 'bytes',
+      'content-type': OCTET_STREAM,
+      'last-modified': file.lastModified,
+      etag: file.etag,
+    });
+    if (notModified(headers, file.etag, file.mtimeMs)) {
+      reply.code(304).send();
+      return;
+    }
+    const range = ifRangeHolds(headers['if-range'] as string | undefined, file.etag, file.lastModified)
+      ? parseRange(headers.range, file.size)
+      : undefined;
+    if (range === 'unsatisfiable') return unsatisfiable(reply, file.size);
+    const { start, end } = range ?? { start: 0, end: file.size - 1 };
+    writeLengthHeaders(reply, range, file.size);
+    if (request.method === 'HEAD' || file.size === 0) {
+      reply.send();
+      return;
+    }
+    const small = await this.store.readSmall(file);
+    if (small) {
+      reply.send(range ? small.subarray(start, end + 1) : small);
+      return;
+    }
+    reply.send(createReadStream(file.path, { start, end, highWaterMark: readBufferSize(end - start + 1) }));
+  }
+
+  private sendPartial(partial: PartialFile, request: FastifyRequest, reply: FastifyReply): void {
+    const size = partial.expectedSize;
+    reply.header('content-type', OCTET_STREAM);
+    if (partial.lastModified) reply.header('last-modified', partial.lastModified.toUTCString());
+    // Without a known length a 206 is impossible: the whole file, so `wget -c` restarts cleanly.
+    if (size === undefined) {
+      reply.send(partial.createReader(0));
+      return;
+    }
+    reply.header('accept-ranges', 'bytes');
+    const ifRange = request.headers['if-range'] as string | undefined;
+    const range = ifRangeHolds(ifRange, undefined, partial.lastModified?.toUTCString())
+      ? parseRange(request.headers.range, size)
+      : undefined;
+    if (range === 'unsatisfiable') {
+      unsatisfiable(reply, size);
+      return;
+    }
+    writeLengthHeaders(reply, range, size);
+    reply.send(range ? partial.createReader(range.start, range.end + 1) : partial.createReader(0, size));
+  }
+
+  private headMiss(name: string, reply: FastifyReply): void {
+    const partial = this.fills.running(name);
+    if (partial?.expectedSize === undefined) throw new NotFoundException(`${name} is not cached`);
+    reply.headers({ 'accept-ranges': 'bytes', 'content-type': OCTET_STREAM });
+    writeLengthHeaders(reply, undefined, partial.expectedSize);
+    reply.send();
+  }
+}
+
+function writeLengthHeaders(reply: FastifyReply, range: ByteRange | undefined, size: number): void {
+  if (range) {
+    reply.code(206);
+    reply.header('content-range', `bytes ${range.start}-${range.end}/${size}`);
+    reply.header('content-length', range.end - range.start + 1);
+  } else {
+    reply.header('content-length', size);
+  }
+}
+
+function unsatisfiable(reply: FastifyReply, size: number): void {
+  reply.code(416).headers({ 'content-range': `bytes */${size}`, 'content-type': 'text/plain' });
+  reply.send('Range Not Satisfiable\n');
+}
+
+/** Big buffers for big files (throughput), small ones for small files (no waste per request). */
+function readBufferSize(length: number): number {
+  return Math.min(Math.max(length, 16 * 1024), 512 * 1024);
+}

@@ -1,0 +1,10 @@
+import { Module } from '@nestjs/common';
+import { CacheModule } from '../cache/cache.module.js';
+import { FillsModule } from '../fills/fills.module.js';
+import { DistfileController } from './distfile.controller.js';
+
+@Module({
+  controllers: [DistfileController],
+  imports: [CacheModule, FillsModule],
+})
+export class DistfileModule {}

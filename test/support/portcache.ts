@@ -1,0 +1,46 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Test } from '@nestjs/testing';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { configureApp, createFastifyAdapter } from '../../src/app.js';
+import { AppModule } from '../../src/app.module.js';
+import { DiskIo } from '../../src/cache/disk-io.js';
+
+export interface RunningPortcache {
+  app: NestFastifyApplication;
+  url: string;
+  cacheDir: string;
+  close(options?: { keepCacheDir?: boolean }): Promise<void>;
+}
+
+export async function makeTempDir(prefix = 'portcache-test-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+/** A real portcache (Nest + Fastify) on 127.0.0.1:<random port> with a fresh temp cache dir. */
+export async function startPortcache(
+  env: Record<string, string>,
+  overrides: { diskIo?: DiskIo; cacheDir?: string } = {},
+): Promise<RunningPortcache> {
+  const cacheDir = overrides.cacheDir ?? (await makeTempDir());
+  let builder = Test.createTestingModule({
+    imports: [AppModule.register({ PORTCACHE_CACHE_DIR: cacheDir, PORTCACHE_CONNECT_TIMEOUT: '2s', ...env })],
+  });
+  if (overrides.diskIo) builder = builder.overrideProvider(DiskIo).useValue(overrides.diskIo);
+  const moduleRef = await builder.compile();
+  const app = configureApp(
+    moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(), { logger: ['error'] }),
+  );
+  await app.listen(0, '127.0.0.1');
+  const url = await app.getUrl();
+  return {
+    app,
+    url: url.replace('[::1]', '127.0.0.1'),
+    cacheDir,
+    async close({ keepCacheDir = false } = {}) {
+      await app.close();
+      if (!keepCacheDir) await rm(cacheDir, { recursive: true, force: true });
+    },
+  };
+}
