@@ -6,6 +6,9 @@ import { HttpErrorFilter } from './common/http-error.filter.js';
 export function createFastifyAdapter(): FastifyAdapter {
   return new FastifyAdapter({
     routerOptions: { maxParamLength: 1024 },
+    // HEAD is declared where it means something (distfiles); Fastify's automatic one would
+    // run the GET handler and overwrite Content-Length.
+    exposeHeadRoutes: false,
     bodyLimit: 64 * 1024,
     keepAliveTimeout: 65_000,
     return503OnClosing: true,

@@ -126,13 +126,13 @@ class PartialFileReader extends Readable {
       this.destroy(new Error(`${file.name}: upstream bytes changed during the fill`));
       return;
     }
-    if (file.status === 'failed') {
-      this.destroy(file.failure ?? new Error(`${file.name}: fill failed`));
-      return;
-    }
     const limit = Math.min(this.end ?? Number.POSITIVE_INFINITY, file.readable);
     if (this.position < limit) {
       this.readChunk(Math.min(limit - this.position, READ_CHUNK));
+      return;
+    }
+    if (file.status === 'failed') {
+      this.destroy(file.failure ?? new Error(`${file.name}: fill failed`));
       return;
     }
     const last = this.end ?? (file.done ? file.written : undefined);

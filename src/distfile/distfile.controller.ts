@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { Controller, Get, NotFoundException, Param, Req, Res } from '@nestjs/common';
+import { Controller, Get, Head, Header, NotFoundException, Param, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CachedFile } from '../cache/cache-store.service.js';
 import { CacheStore } from '../cache/cache-store.service.js';
@@ -12,10 +12,20 @@ import { SERVED_LAYOUT_CONF } from './layout.js';
 
 const OCTET_STREAM = 'application/octet-stream';
 
-/**
- * The Gentoo mirror protocol. GET routes also answer HEAD (Fastify's exposeHeadRoutes);
- * a HEAD never starts a fill.
- */
+interface HashedParams {
+  prefix: string;
+  name: string;
+}
+
+function hashedName({ prefix, name }: HashedParams): string {
+  validateDistfileName(name);
+  validateHashedPrefix(prefix, name);
+  return name;
+}
+
+const LAYOUT_CONF_LENGTH = Buffer.byteLength(SERVED_LAYOUT_CONF);
+
+/** The Gentoo mirror protocol: GLEP 75 hashed and flat paths map to one stored file. A HEAD never starts a fill. */
 @Controller('distfiles')
 export class DistfileController {
   constructor(
@@ -25,29 +35,34 @@ export class DistfileController {
   ) {}
 
   @Get('layout.conf')
-  layoutConf(@Res() reply: FastifyReply): void {
-    reply.header('content-type', 'text/plain; charset=utf-8').send(SERVED_LAYOUT_CONF);
+  @Header('content-type', 'text/plain; charset=utf-8')
+  layoutConf(): string {
+    return SERVED_LAYOUT_CONF;
+  }
+
+  @Head('layout.conf')
+  layoutConfHead(@Res() reply: FastifyReply): void {
+    reply.headers({ 'content-type': 'text/plain; charset=utf-8', 'content-length': LAYOUT_CONF_LENGTH }).send();
   }
 
   @Get(':prefix/:name')
-  async hashed(
-    @Param('prefix') prefix: string,
-    @Param('name') name: string,
-    @Req() request: FastifyRequest,
-    @Res() reply: FastifyReply,
-  ): Promise<void> {
-    validateDistfileName(name);
-    validateHashedPrefix(prefix, name);
-    await this.serve(name, request, reply);
+  hashedGet(@Param() params: HashedParams, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+    return this.serve(hashedName(params), request, reply);
+  }
+
+  @Head(':prefix/:name')
+  hashedHead(@Param() params: HashedParams, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+    return this.serve(hashedName(params), request, reply);
   }
 
   @Get(':name')
-  async flat(
-    @Param('name') name: string,
-    @Req() request: FastifyRequest,
-    @Res() reply: FastifyReply,
-  ): Promise<void> {
-    await this.serve(validateDistfileName(name), request, reply);
+  flatGet(@Param('name') name: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+    return this.serve(validateDistfileName(name), request, reply);
+  }
+
+  @Head(':name')
+  flatHead(@Param('name') name: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+    return this.serve(validateDistfileName(name), request, reply);
   }
 
   private async serve(name: string, request: FastifyRequest, reply: FastifyReply): Promise<void> {

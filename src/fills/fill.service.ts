@@ -10,7 +10,7 @@ import {
   UpstreamClient,
   type UpstreamResponse,
 } from '../mirrors/upstream-client.service.js';
-import { PartialFileSink } from './partial-file-sink.js';
+import { copyBodyToPartial } from './partial-file-sink.js';
 
 /** Thrown when no source has the file; its message lists what was tried. */
 export class NotOnAnyMirror extends NotFoundException {
@@ -114,7 +114,7 @@ export class FillService {
   private async download(partial: PartialFile, response: UpstreamResponse, mirror: string): Promise<void> {
     const name = partial.name;
     try {
-      await PartialFileSink.copy(response.body, partial);
+      await copyBodyToPartial(response.body, partial);
       if (partial.expectedSize !== undefined && partial.written !== partial.expectedSize) {
         throw new Error(`upstream sent ${partial.written} of ${partial.expectedSize} bytes`);
       }
@@ -123,8 +123,8 @@ export class FillService {
     } catch (error) {
       const reason = describeUpstreamError(error);
       this.logger.warn(`${name}: fill from ${mirror} failed: ${reason}`);
-      partial.fail(new Error(`${name}: ${reason}`));
       await this.store.discard(partial);
+      partial.fail(new Error(`${name}: ${reason}`));
     }
   }
 }
