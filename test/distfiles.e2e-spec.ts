@@ -133,7 +133,9 @@ describe('distfiles: hits, misses and the mirror protocol', () => {
     expect(hit.body.length).toBe(0);
 
     const before = hashed.requests.length + flat.requests.length;
-    const miss = await fetchDistfile(`${portcache.url}/distfiles/never-fetched-1.0.tar.gz`, { method: 'HEAD' });
+    const miss = await fetchDistfile(`${portcache.url}/distfiles/never-fetched-1.0.tar.gz`, {
+      method: 'HEAD',
+    });
     expect(miss.status).toBe(404);
     expect(hashed.requests.length + flat.requests.length).toBe(before);
   });
@@ -213,7 +215,9 @@ describe('distfiles: failing upstreams', () => {
     expect(response.status).toBe(200);
     expect(response.error).toBeDefined();
     expect(response.body.length).toBeLessThan(BIG.length);
-    expect(existsSync(join(portcache.cacheDir, blake2bPrefix('dying-1.0.tar.gz'), 'dying-1.0.tar.gz'))).toBe(false);
+    expect(existsSync(join(portcache.cacheDir, blake2bPrefix('dying-1.0.tar.gz'), 'dying-1.0.tar.gz'))).toBe(
+      false,
+    );
     expect(await readdir(join(portcache.cacheDir, '.portcache', 'tmp'))).toEqual([]);
   });
 
@@ -238,7 +242,9 @@ describe('admin API', () => {
     upstream = await UpstreamServer.start('hashed');
     upstream.add('admin-1.0.tar.gz', PLUS);
     const open = await startPortcache({ PORTCACHE_MIRRORS: upstream.url });
-    const disabled = await fetchDistfile(`${open.url}/api/v1/distfiles/admin-1.0.tar.gz`, { method: 'DELETE' });
+    const disabled = await fetchDistfile(`${open.url}/api/v1/distfiles/admin-1.0.tar.gz`, {
+      method: 'DELETE',
+    });
     expect(disabled.status).toBe(403);
     expect(disabled.body.toString()).toContain('PORTCACHE_ADMIN_TOKEN');
     await open.close();
@@ -254,7 +260,9 @@ describe('admin API', () => {
     const right = { authorization: `Bearer ${token}` };
     expect((await fetchDistfile(url, { method: 'DELETE', headers: right })).status).toBe(200);
     expect((await fetchDistfile(url, { method: 'DELETE', headers: right })).status).toBe(404);
-    expect(existsSync(join(guarded.cacheDir, blake2bPrefix('admin-1.0.tar.gz'), 'admin-1.0.tar.gz'))).toBe(false);
+    expect(existsSync(join(guarded.cacheDir, blake2bPrefix('admin-1.0.tar.gz'), 'admin-1.0.tar.gz'))).toBe(
+      false,
+    );
     await guarded.close();
   });
 });

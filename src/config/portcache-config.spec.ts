@@ -33,7 +33,9 @@ describe('PortcacheConfig', () => {
   });
 
   it('reads lists like GENTOO_MIRRORS', () => {
-    const config = PortcacheConfig.fromEnv({ PORTCACHE_MIRRORS: '  http://a.example/gentoo/ \n https://b.example ' });
+    const config = PortcacheConfig.fromEnv({
+      PORTCACHE_MIRRORS: '  http://a.example/gentoo/ \n https://b.example ',
+    });
     expect(config.mirrors).toEqual(['http://a.example/gentoo', 'https://b.example']);
   });
 

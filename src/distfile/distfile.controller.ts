@@ -42,7 +42,9 @@ export class DistfileController {
 
   @Head('layout.conf')
   layoutConfHead(@Res() reply: FastifyReply): void {
-    reply.headers({ 'content-type': 'text/plain; charset=utf-8', 'content-length': LAYOUT_CONF_LENGTH }).send();
+    reply
+      .headers({ 'content-type': 'text/plain; charset=utf-8', 'content-length': LAYOUT_CONF_LENGTH })
+      .send();
   }
 
   @Get(':prefix/:name')

@@ -24,13 +24,29 @@ export async function fetchDistfile(
     for await (const chunk of response.body) chunks.push(chunk as Buffer);
     return { status: response.statusCode, headers: response.headers, body: Buffer.concat(chunks) };
   } catch (error) {
-    return { status: response.statusCode, headers: response.headers, body: Buffer.concat(chunks), error: error as Error };
+    return {
+      status: response.statusCode,
+      headers: response.headers,
+      body: Buffer.concat(chunks),
+      error: error as Error,
+    };
   }
 }
 
 /** Portage's FETCHCOMMAND (RESUMECOMMAND with `resume`): wget -t 3 -T 60 [-c] -O FILE URL. */
 export function wget(url: string, output: string, resume = false): Promise<{ code: number; stderr: string }> {
-  const args = ['-t', '3', '-T', '60', '--passive-ftp', '-U', 'Portage test distfile-fetch', '-O', output, url];
+  const args = [
+    '-t',
+    '3',
+    '-T',
+    '60',
+    '--passive-ftp',
+    '-U',
+    'Portage test distfile-fetch',
+    '-O',
+    output,
+    url,
+  ];
   if (resume) args.unshift('-c');
   return new Promise((resolve) => {
     execFile('wget', args, (error, _stdout, stderr) => {

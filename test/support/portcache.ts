@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Test } from '@nestjs/testing';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
 import { configureApp, createFastifyAdapter } from '../../src/app.js';
 import { AppModule } from '../../src/app.module.js';
 import { DiskIo } from '../../src/cache/disk-io.js';

@@ -96,7 +96,9 @@ export class UpstreamServer {
     });
     if (url === '/distfiles/layout.conf') {
       if (this.layout === 'flat') return void res.writeHead(404).end('no layout.conf here\n');
-      return void res.writeHead(200, { 'content-type': 'text/plain' }).end('[structure]\n0=filename-hash BLAKE2B 8\n');
+      return void res
+        .writeHead(200, { 'content-type': 'text/plain' })
+        .end('[structure]\n0=filename-hash BLAKE2B 8\n');
     }
     const path = decodeURIComponent(url.replace(/^\/distfiles\//, ''));
     const file = this.files.get(path);
