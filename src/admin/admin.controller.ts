@@ -2,6 +2,7 @@ import {
   ConflictException,
   Controller,
   Delete,
+  Get,
   HttpCode,
   NotFoundException,
   Param,
@@ -10,6 +11,7 @@ import {
 import { CacheStore } from '../cache/cache-store.service.js';
 import { validateDistfileName } from '../distfile/distfile-name.js';
 import { FillService } from '../fills/fill.service.js';
+import { MirrorBalancer } from '../mirrors/mirror-balancer.service.js';
 import { AdminTokenGuard } from './admin-token.guard.js';
 
 @Controller('api/v1')
@@ -17,7 +19,14 @@ export class AdminController {
   constructor(
     private readonly store: CacheStore,
     private readonly fills: FillService,
+    private readonly balancer: MirrorBalancer,
   ) {}
+
+  /** Each mirror's health and scores, best first. */
+  @Get('mirrors')
+  mirrors() {
+    return this.balancer.snapshot();
+  }
 
   @Delete('distfiles/:name')
   @UseGuards(AdminTokenGuard)

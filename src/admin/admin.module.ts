@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { CacheModule } from '../cache/cache.module.js';
 import { FillsModule } from '../fills/fills.module.js';
+import { MirrorsModule } from '../mirrors/mirrors.module.js';
 import { AdminController } from './admin.controller.js';
 import { AdminTokenGuard } from './admin-token.guard.js';
 
 @Module({
   controllers: [AdminController],
-  imports: [CacheModule, FillsModule],
+  imports: [CacheModule, FillsModule, MirrorsModule],
   providers: [AdminTokenGuard],
 })
 export class AdminModule {}

@@ -77,7 +77,7 @@ export class CacheStore implements OnModuleInit {
   async createPartial(name: string): Promise<PartialFile> {
     const tmpPath = join(this.tmpDir, `${randomBytes(8).toString('hex')}.part`);
     const handle = await fs.open(tmpPath, 'wx+', 0o644);
-    return new PartialFile(name, tmpPath, handle, this.io);
+    return new PartialFile(name, tmpPath, handle, this.io, this.config.stallTimeoutMs);
   }
 
   /** Makes the fully written partial file durable and visible under its name. */

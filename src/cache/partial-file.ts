@@ -23,6 +23,7 @@ export class PartialFile extends EventEmitter {
   /** Bumped when the bytes written so far are thrown away; readers of an older generation abort. */
   generation = 0;
   private digests = new DigestAccumulator();
+  private readonly startedAt = performance.now();
   private openReaders = 0;
   private closed = false;
 
@@ -31,6 +32,8 @@ export class PartialFile extends EventEmitter {
     readonly tmpPath: string,
     readonly handle: fs.FileHandle,
     private readonly io: DiskIo,
+    /** A reader that got no new byte for this long gives up (the client sees a truncated response). */
+    readonly readerStallMs: number,
   ) {
     super();
     this.setMaxListeners(0);
@@ -63,15 +66,23 @@ export class PartialFile extends EventEmitter {
     return this.digests.digest();
   }
 
-  /** Discards everything written (a source sent other bytes): current readers are aborted. */
-  async restart(reason: Error): Promise<void> {
+  /**
+   * Another source turned out to hold different bytes from `position` on: every current reader
+   * is aborted (no response may mix two versions), and writing goes on from `position`, with
+   * `digests` covering the bytes before it.
+   */
+  async restartFrom(position: number, digests: DigestAccumulator): Promise<void> {
     this.generation += 1;
-    this.failure = reason;
     this.emit('progress');
-    this.failure = undefined;
-    await this.handle.truncate(0);
-    this.written = 0;
-    this.digests = new DigestAccumulator();
+    await this.handle.truncate(position);
+    this.written = position;
+    this.digests = digests;
+  }
+
+  /** Average bytes per second since the fill started. */
+  bytesPerSecond(): number {
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    return seconds > 0 ? this.written / seconds : 0;
   }
 
   markCommitted(): void {
@@ -108,6 +119,7 @@ class PartialFileReader extends Readable {
   private readonly generation: number;
   private reading = false;
   private waiting = false;
+  private stallTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly file: PartialFile,
@@ -141,10 +153,17 @@ class PartialFileReader extends Readable {
       return;
     }
     this.waiting = true;
-    file.once('progress', () => {
+    this.stallTimer = setTimeout(() => {
+      file.off('progress', onProgress);
+      this.waiting = false;
+      this.destroy(new Error(`${file.name}: no bytes from upstream for ${file.readerStallMs} ms`));
+    }, file.readerStallMs);
+    const onProgress = () => {
+      clearTimeout(this.stallTimer);
       this.waiting = false;
       if (!this.destroyed) this._read();
-    });
+    };
+    file.once('progress', onProgress);
   }
 
   private readChunk(length: number): void {
@@ -173,6 +192,7 @@ class PartialFileReader extends Readable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    clearTimeout(this.stallTimer);
     this.onClose();
     callback(error);
   }

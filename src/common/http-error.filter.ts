@@ -24,6 +24,8 @@ export class HttpErrorFilter implements ExceptionFilter {
     }
     reply.raw.statusMessage = reasonPhrase(message);
     reply.code(status);
+    const retryAfter = (exception as { retryAfterSeconds?: number }).retryAfterSeconds;
+    if (retryAfter !== undefined) reply.header('retry-after', retryAfter);
     if (request.url.startsWith('/api/')) {
       reply.send({ statusCode: status, message });
     } else {

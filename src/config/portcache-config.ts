@@ -15,6 +15,14 @@ export class PortcacheConfig {
   adminToken: string | undefined;
   /** Bytes of small, hot files kept in memory. */
   memoryCacheBytes: number;
+  /** Simultaneous upstream downloads; further misses queue. */
+  maxFills: number;
+  /** How long a miss may wait for a fill slot before 503. */
+  queueWaitMs: number;
+  /** Bytes per second below which a fill moves to another mirror (0: never). */
+  minRate: number;
+  /** Simultaneous requests to one mirror. */
+  mirrorConcurrency: number;
 
   static fromEnv(raw: Record<string, string | undefined>): PortcacheConfig {
     return PortcacheConfig.fromValidated(validateEnv(raw));
@@ -30,6 +38,10 @@ export class PortcacheConfig {
     config.stallTimeoutMs = parseDuration(env.PORTCACHE_STALL_TIMEOUT) as number;
     config.adminToken = env.PORTCACHE_ADMIN_TOKEN;
     config.memoryCacheBytes = parseSize(env.PORTCACHE_MEMORY_CACHE) as number;
+    config.maxFills = Number(env.PORTCACHE_MAX_FILLS);
+    config.queueWaitMs = parseDuration(env.PORTCACHE_QUEUE_WAIT) as number;
+    config.minRate = parseSize(env.PORTCACHE_MIN_RATE) as number;
+    config.mirrorConcurrency = Number(env.PORTCACHE_MIRROR_CONCURRENCY);
     return config;
   }
 }

@@ -73,6 +73,18 @@ export class PortcacheEnv {
 
   @IsSize()
   PORTCACHE_MEMORY_CACHE: string;
+
+  @Matches(/^[1-9]\d{0,3}$/, { message: 'must be a whole number from 1 to 9999' })
+  PORTCACHE_MAX_FILLS: string;
+
+  @IsDuration()
+  PORTCACHE_QUEUE_WAIT: string;
+
+  @IsSize({ message: 'must be a rate in bytes per second like 0 (off), 64K or 1M (binary units)' })
+  PORTCACHE_MIN_RATE: string;
+
+  @Matches(/^[1-9]\d{0,3}$/, { message: 'must be a whole number from 1 to 9999' })
+  PORTCACHE_MIRROR_CONCURRENCY: string;
 }
 
 export const DEFAULTS: Omit<PortcacheEnv, 'PORTCACHE_ADMIN_TOKEN'> = {
@@ -84,6 +96,10 @@ export const DEFAULTS: Omit<PortcacheEnv, 'PORTCACHE_ADMIN_TOKEN'> = {
   PORTCACHE_CONNECT_TIMEOUT: '10s',
   PORTCACHE_STALL_TIMEOUT: '15s',
   PORTCACHE_MEMORY_CACHE: '32M',
+  PORTCACHE_MAX_FILLS: '16',
+  PORTCACHE_QUEUE_WAIT: '10s',
+  PORTCACHE_MIN_RATE: '32K',
+  PORTCACHE_MIRROR_CONCURRENCY: '8',
 };
 
 export class ConfigError extends Error {}

@@ -4,7 +4,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CachedFile } from '../cache/cache-store.service.js';
 import { CacheStore } from '../cache/cache-store.service.js';
 import type { PartialFile } from '../cache/partial-file.js';
+import { PortcacheConfig } from '../config/portcache-config.js';
 import { FillService } from '../fills/fill.service.js';
+import { RetryLater } from '../fills/fill-slots.js';
 import { Metrics } from '../metrics/metrics.service.js';
 import { validateDistfileName, validateHashedPrefix } from './distfile-name.js';
 import { type ByteRange, ifRangeHolds, notModified, parseRange } from './http-range.js';
@@ -32,6 +34,7 @@ export class DistfileController {
     private readonly store: CacheStore,
     private readonly fills: FillService,
     private readonly metrics: Metrics,
+    private readonly config: PortcacheConfig,
   ) {}
 
   @Get('layout.conf')
@@ -72,10 +75,10 @@ export class DistfileController {
     if (cached) return this.sendCached(cached, request, reply);
     if (request.method === 'HEAD') return this.headMiss(name, reply);
     this.metrics.requests.inc({ result: 'miss' });
-    const partial = await this.fills.join(name);
+    const partial = await withDeadline(this.fills.join(name), this.config.stallTimeoutMs, name);
     const committed = partial.status === 'committed' ? this.store.get(name) : undefined;
     if (committed) return this.sendCached(committed, request, reply);
-    this.sendPartial(partial, request, reply);
+    await this.sendPartial(partial, request, reply);
   }
 
   private async sendCached(file: CachedFile, request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -109,7 +112,11 @@ export class DistfileController {
     reply.send(createReadStream(file.path, { start, end, highWaterMark: readBufferSize(end - start + 1) }));
   }
 
-  private sendPartial(partial: PartialFile, request: FastifyRequest, reply: FastifyReply): void {
+  private async sendPartial(
+    partial: PartialFile,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<void> {
     const size = partial.expectedSize;
     reply.header('content-type', OCTET_STREAM);
     if (partial.lastModified) reply.header('last-modified', partial.lastModified.toUTCString());
@@ -128,7 +135,20 @@ export class DistfileController {
       return;
     }
     writeLengthHeaders(reply, range, size);
+    if (range && range.end === size - 1 && this.farAhead(partial, range.start)) {
+      const direct = await this.fills.fetchRange(partial.name, range.start, size);
+      if (direct) {
+        reply.send(direct);
+        return;
+      }
+    }
     reply.send(range ? partial.createReader(range.start, range.end + 1) : partial.createReader(0, size));
+  }
+
+  /** Whether the fill will not reach `offset` within half the stall timeout at its current rate. */
+  private farAhead(partial: PartialFile, offset: number): boolean {
+    const reach = partial.written + (partial.bytesPerSecond() * this.config.stallTimeoutMs) / 2000;
+    return offset > reach;
   }
 
   private headMiss(name: string, reply: FastifyReply): void {
@@ -158,4 +178,16 @@ function unsatisfiable(reply: FastifyReply, size: number): void {
 /** Big buffers for big files (throughput), small ones for small files (no waste per request). */
 function readBufferSize(length: number): number {
   return Math.min(Math.max(length, 16 * 1024), 512 * 1024);
+}
+
+/** No client waits for a source longer than the stall timeout: it gets a 503 and comes back. */
+function withDeadline<T>(promise: Promise<T>, ms: number, name: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new RetryLater(`${name}: upstream mirrors are slow to answer; retry shortly`, 5)),
+      ms,
+    );
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }

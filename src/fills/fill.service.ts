@@ -1,8 +1,12 @@
-import { Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { Readable } from 'node:stream';
+import { type BeforeApplicationShutdown, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { CacheStore } from '../cache/cache-store.service.js';
 import type { PartialFile } from '../cache/partial-file.js';
+import { Clock } from '../common/clock.js';
+import { PortcacheConfig } from '../config/portcache-config.js';
 import { layoutPath } from '../distfile/layout.js';
-import { MirrorBalancer } from '../mirrors/mirror-balancer.service.js';
+import { Metrics } from '../metrics/metrics.service.js';
+import { MirrorBalancer, type MirrorLease } from '../mirrors/mirror-balancer.service.js';
 import { MirrorLayouts } from '../mirrors/mirror-layouts.service.js';
 import {
   describeUpstreamError,
@@ -10,6 +14,7 @@ import {
   UpstreamClient,
   type UpstreamResponse,
 } from '../mirrors/upstream-client.service.js';
+import { FillSlots } from './fill-slots.js';
 import { copyBodyToPartial } from './partial-file-sink.js';
 
 /** Thrown when no source has the file; its message lists what was tried. */
@@ -34,6 +39,7 @@ class Fill {
       this.resolve = resolve;
       this.fail = reject;
     });
+    this.ready.catch(() => undefined);
   }
 
   announce(partial: PartialFile): void {
@@ -42,32 +48,62 @@ class Fill {
   }
 }
 
+class SlowUpstream extends Error {}
+
+const SHUTDOWN_WAIT_MS = 3000;
+
+/** How one attempt at one mirror ended. */
+type Attempt = { ok: true } | { ok: false; reason: string };
+
 /**
  * Single-flight fills: the first miss of a file starts one upstream download into a
  * PartialFile; every request for the same file while it runs reads that same partial file.
+ * When a mirror fails, stalls or crawls mid-body, the fill resumes on the next mirror from
+ * the current offset.
  */
 @Injectable()
-export class FillService {
+export class FillService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(FillService.name);
   private readonly fills = new Map<string, Fill>();
+  private readonly runs = new Set<Promise<void>>();
+  private readonly slots: FillSlots;
 
   constructor(
+    private readonly config: PortcacheConfig,
     private readonly store: CacheStore,
     private readonly balancer: MirrorBalancer,
     private readonly layouts: MirrorLayouts,
     private readonly upstream: UpstreamClient,
-  ) {}
+    private readonly clock: Clock,
+    private readonly metrics: Metrics,
+  ) {
+    this.slots = new FillSlots(config.maxFills, config.maxFills * 16, config.queueWaitMs);
+  }
 
-  /** The partial file of `name` once its source answered; rejects with NotOnAnyMirror. */
+  /** The partial file of `name` once its source answered; rejects with NotOnAnyMirror or RetryLater. */
   join(name: string): Promise<PartialFile> {
     const running = this.fills.get(name);
     if (running) return running.ready;
     const fill = new Fill();
     this.fills.set(name, fill);
-    this.run(name, fill)
+    const run = this.run(name, fill)
       .catch((error: Error) => fill.fail(error))
-      .finally(() => this.fills.delete(name));
+      .finally(() => {
+        this.fills.delete(name);
+        this.runs.delete(run);
+      });
+    this.runs.add(run);
     return fill.ready;
+  }
+
+  /** Lets fills that are committing finish (upstream requests are aborted by then), within a bound. */
+  async beforeApplicationShutdown(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise((resolve) => {
+      timer = setTimeout(resolve, SHUTDOWN_WAIT_MS);
+    });
+    await Promise.race([Promise.allSettled([...this.runs]), bound]);
+    clearTimeout(timer);
   }
 
   /** The partial file of a running fill whose source already answered (HEAD answers from it). */
@@ -79,62 +115,239 @@ export class FillService {
     return this.fills.has(name);
   }
 
-  private async run(name: string, fill: Fill): Promise<void> {
-    const tried: string[] = [];
-    for (const mirror of this.balancer.candidates(name)) {
-      const host = new URL(mirror).host;
-      const response = await this.request(mirror, name).catch((error: unknown) => {
-        tried.push(`${host}: ${describeUpstreamError(error)}`);
-        return undefined;
-      });
-      if (!response) continue;
-      const refusal = refuse(name, response);
-      if (refusal) {
-        tried.push(`${host}: ${refusal}`);
+  /**
+   * A private ranged upstream request for bytes [from, size) of a file being filled, for a
+   * client that asked far beyond the fill position. Undefined when no mirror serves it correctly.
+   */
+  async fetchRange(name: string, from: number, size: number): Promise<Readable | undefined> {
+    const lease = this.balancer.acquire(name);
+    if (!lease) return undefined;
+    try {
+      const response = await this.request(lease.mirror, name, from);
+      const range = parseContentRange(headerValue(response.headers, 'content-range'));
+      if (response.statusCode !== 206 || range?.start !== from || range.total !== size) {
         await response.body.dump().catch(() => undefined);
-        continue;
+        lease.release();
+        return undefined;
       }
-      const partial = await this.store.createPartial(name);
-      partial.expectedSize = contentLength(response);
-      partial.lastModified = lastModified(response);
-      fill.announce(partial);
-      await this.download(partial, response, mirror);
-      return;
+      const out = new Readable({ read: () => response.body.resume() });
+      response.body.on('data', (chunk: Buffer) => {
+        this.countUpstream(lease.mirror, chunk.length);
+        if (!out.push(chunk)) response.body.pause();
+      });
+      response.body.on('end', () => out.push(null));
+      response.body.on('error', (error) => out.destroy(error));
+      out.on('close', () => {
+        response.body.destroy();
+        lease.release();
+      });
+      return out;
+    } catch (error) {
+      this.balancer.recordFailure(lease.mirror, describeUpstreamError(error));
+      lease.release();
+      return undefined;
     }
-    this.logger.warn(`${name}: not found upstream (${tried.join('; ')})`);
-    throw new NotOnAnyMirror(name, tried);
   }
 
-  private async request(mirror: string, name: string): Promise<UpstreamResponse> {
+  private async run(name: string, fill: Fill): Promise<void> {
+    this.metrics.fillsQueued.inc();
+    const releaseSlot = await this.slots.acquire().finally(() => this.metrics.fillsQueued.dec());
+    this.metrics.fillsActive.inc();
+    const tried: string[] = [];
+    const excluded = new Set<string>();
+    try {
+      for (
+        let lease = await this.nextMirror(name, excluded);
+        lease;
+        lease = await this.nextMirror(name, excluded)
+      ) {
+        excluded.add(lease.mirror);
+        const attempt = await this.attempt(lease, name, fill).finally(() => lease.release());
+        if (attempt.ok) return;
+        tried.push(`${new URL(lease.mirror).host}: ${attempt.reason}`);
+        if (fill.partial) this.metrics.failovers.inc();
+      }
+      if (!fill.partial) {
+        this.logger.warn(`${name}: not found upstream (${tried.join('; ')})`);
+        this.metrics.fills.inc({ result: 'not_found' });
+        throw new NotOnAnyMirror(name, tried);
+      }
+      this.logger.warn(`${name}: fill failed at ${fill.partial.written} bytes (${tried.join('; ')})`);
+      this.metrics.fills.inc({ result: 'failed' });
+      await this.store.discard(fill.partial);
+      fill.partial.fail(new Error(`${name}: no mirror could finish it (${tried.join('; ')})`));
+    } finally {
+      this.metrics.fillsActive.dec();
+      releaseSlot();
+    }
+  }
+
+  /** The next mirror to ask; waits (bounded) when the usable ones are only at their concurrency limit. */
+  private async nextMirror(name: string, excluded: ReadonlySet<string>): Promise<MirrorLease | undefined> {
+    const deadline = this.clock.now() + this.config.queueWaitMs;
+    let lease = this.balancer.acquire(name, excluded);
+    while (!lease && this.balancer.busy(name, excluded) && this.clock.now() < deadline) {
+      await this.balancer.released(Math.max(1, deadline - this.clock.now()));
+      lease = this.balancer.acquire(name, excluded);
+    }
+    return lease;
+  }
+
+  /** Fetches `name` from one mirror: from 0, or resuming the partial file from its end. */
+  private async attempt(lease: MirrorLease, name: string, fill: Fill): Promise<Attempt> {
+    const mirror = lease.mirror;
+    const partial = fill.partial;
+    const offset = partial?.written ?? 0;
+    const started = performance.now();
+    let response: UpstreamResponse;
+    try {
+      response = await this.request(mirror, name, offset);
+    } catch (error) {
+      return this.failed(mirror, name, describeUpstreamError(error));
+    }
+    this.balancer.recordResponse(mirror, performance.now() - started);
+    if (response.statusCode === 404 || response.statusCode === 410) {
+      this.balancer.recordNotFound(mirror, name);
+      await response.body.dump().catch(() => undefined);
+      return { ok: false, reason: `HTTP ${response.statusCode}` };
+    }
+    const refusal = refuse(name, response, partial, offset);
+    if (refusal) {
+      await response.body.dump().catch(() => undefined);
+      return this.failed(mirror, name, refusal);
+    }
+
+    let target = partial;
+    let compareUntil = 0;
+    if (!target) {
+      target = await this.store.createPartial(name);
+      target.expectedSize = contentLength(response);
+      target.lastModified = lastModified(response);
+      fill.announce(target);
+    } else if (response.statusCode === 200) {
+      // The mirror cannot resume: it re-sends from 0 and the first `offset` bytes are compared.
+      compareUntil = offset;
+      const size = contentLength(response);
+      if (size !== target.expectedSize) target.expectedSize = size;
+    }
+    return this.transfer(mirror, name, response, target, compareUntil);
+  }
+
+  private async transfer(
+    mirror: string,
+    name: string,
+    response: UpstreamResponse,
+    partial: PartialFile,
+    compareUntil: number,
+  ): Promise<Attempt> {
+    const startBytes = partial.written;
+    const started = performance.now();
+    const stopSlowWatch = this.watchRate(mirror, name, response, partial);
+    try {
+      await copyBodyToPartial(response.body, partial, {
+        compareUntil,
+        onDifferent: (position) =>
+          this.logger.warn(`${name}: ${mirror} has different bytes from ${position} on; clients restarted`),
+      });
+      if (partial.expectedSize !== undefined && partial.written !== partial.expectedSize) {
+        throw new Error(`sent ${partial.written} of ${partial.expectedSize} bytes`);
+      }
+    } catch (error) {
+      const reason = error instanceof SlowUpstream ? error.message : describeUpstreamError(error);
+      this.countTransfer(mirror, partial.written - startBytes, started);
+      if (!(error instanceof SlowUpstream)) return this.failed(mirror, name, reason);
+      this.logger.warn(`${name}: leaving ${mirror}: ${reason}`);
+      return { ok: false, reason };
+    } finally {
+      stopSlowWatch();
+    }
+    this.countTransfer(mirror, partial.written - startBytes, started);
+    try {
+      await this.store.commit(partial, partial.end());
+    } catch (error) {
+      // The bytes were right, the disk was not: nothing to retry on another mirror.
+      await this.store.discard(partial);
+      partial.fail(new Error(`${name}: could not be committed: ${(error as Error).message}`));
+      this.logger.error(`${name}: commit failed: ${(error as Error).message}`);
+      this.metrics.fills.inc({ result: 'failed' });
+      return { ok: true };
+    }
+    this.metrics.fills.inc({ result: 'committed' });
+    this.logger.log(`${name}: cached ${partial.written} bytes from ${mirror}`);
+    return { ok: true };
+  }
+
+  /**
+   * Aborts the body when, over a whole stall-timeout window, it delivered less than
+   * PORTCACHE_MIN_RATE while another mirror could take over.
+   */
+  private watchRate(
+    mirror: string,
+    name: string,
+    response: UpstreamResponse,
+    partial: PartialFile,
+  ): () => void {
+    const minRate = this.config.minRate;
+    if (minRate <= 0) return () => undefined;
+    const windowMs = this.config.stallTimeoutMs;
+    let lastBytes = partial.written;
+    const timer = setInterval(() => {
+      const rate = ((partial.written - lastBytes) * 1000) / windowMs;
+      lastBytes = partial.written;
+      if (rate < minRate && this.balancer.hasAlternative(mirror, name, new Set())) {
+        response.body.destroy(
+          new SlowUpstream(`${Math.round(rate)} B/s, below PORTCACHE_MIN_RATE (${minRate} B/s)`),
+        );
+      }
+    }, windowMs);
+    return () => clearInterval(timer);
+  }
+
+  private failed(mirror: string, name: string, reason: string): Attempt {
+    this.balancer.recordFailure(mirror, reason);
+    this.logger.warn(`${name}: ${mirror} failed: ${reason}`);
+    return { ok: false, reason };
+  }
+
+  private countTransfer(mirror: string, bytes: number, startedMs: number): void {
+    this.balancer.recordTransfer(mirror, bytes, (performance.now() - startedMs) / 1000);
+    this.countUpstream(mirror, bytes);
+  }
+
+  private countUpstream(mirror: string, bytes: number): void {
+    this.metrics.upstreamBytes.inc({ mirror: new URL(mirror).host }, bytes);
+  }
+
+  private async request(mirror: string, name: string, from: number): Promise<UpstreamResponse> {
     const layout = await this.layouts.layoutOf(mirror);
     const path = layoutPath(layout, name).split('/').map(encodeURIComponent).join('/');
-    return this.upstream.get(`${mirror}/distfiles/${path}`);
-  }
-
-  private async download(partial: PartialFile, response: UpstreamResponse, mirror: string): Promise<void> {
-    const name = partial.name;
-    try {
-      await copyBodyToPartial(response.body, partial);
-      if (partial.expectedSize !== undefined && partial.written !== partial.expectedSize) {
-        throw new Error(`upstream sent ${partial.written} of ${partial.expectedSize} bytes`);
-      }
-      await this.store.commit(partial, partial.end());
-      this.logger.log(`${name}: cached ${partial.written} bytes from ${mirror}`);
-    } catch (error) {
-      const reason = describeUpstreamError(error);
-      this.logger.warn(`${name}: fill from ${mirror} failed: ${reason}`);
-      await this.store.discard(partial);
-      partial.fail(new Error(`${name}: ${reason}`));
-    }
+    return this.upstream.get(`${mirror}/distfiles/${path}`, { from });
   }
 }
 
-/** Why a response cannot be this file, or undefined when it can be used. */
-function refuse(name: string, response: UpstreamResponse): string | undefined {
-  if (response.statusCode !== 200) return `HTTP ${response.statusCode}`;
+/** Why a response cannot be (the rest of) this file, or undefined when it can be used. */
+function refuse(name: string, response: UpstreamResponse, partial: PartialFile | undefined, offset: number) {
+  const status = response.statusCode;
   const type = headerValue(response.headers, 'content-type') ?? '';
   if (/^text\/html/i.test(type) && !/\.html?$/i.test(name)) return 'sent an HTML page instead of the file';
+  if (!partial || offset === 0) return status === 200 ? undefined : `HTTP ${status}`;
+  if (status === 200) return undefined;
+  if (status !== 206) return `HTTP ${status} to a resume`;
+  const range = parseContentRange(headerValue(response.headers, 'content-range'));
+  if (range?.start !== offset)
+    return `resume answered with Content-Range ${range ? range.start : 'missing'}, not ${offset}`;
+  if (partial.expectedSize !== undefined && range.total !== partial.expectedSize) {
+    return `resume answered with total ${range.total}, not ${partial.expectedSize}`;
+  }
   return undefined;
+}
+
+function parseContentRange(
+  value: string | undefined,
+): { start: number; end: number; total?: number } | undefined {
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(value ?? '');
+  if (!m) return undefined;
+  return { start: Number(m[1]), end: Number(m[2]), total: m[3] === '*' ? undefined : Number(m[3]) };
 }
 
 function contentLength(response: UpstreamResponse): number | undefined {

@@ -1,14 +1,34 @@
 import type { Readable } from 'node:stream';
+import { DigestAccumulator } from '../cache/digests.js';
 import type { PartialFile } from '../cache/partial-file.js';
 
 const MAX_PENDING = 4 * 1024 * 1024;
+
+export interface CopyOptions {
+  /**
+   * The body starts at byte 0 although the partial file already holds this many bytes (a
+   * mirror that ignored Range): compare them with the file instead of writing them; on the
+   * first difference the partial file restarts from there (its readers are aborted).
+   */
+  compareUntil?: number;
+  /** Called once if the compared bytes differ. */
+  onDifferent?: (position: number) => void;
+}
 
 /**
  * Writes an upstream body into a PartialFile. Chunks that arrive during a write are batched
  * into one writev; every byte received is on disk before an upstream error is reported, so a
  * failover resumes from the true end and clients get all the bytes that arrived.
  */
-export function copyBodyToPartial(body: Readable, partial: PartialFile): Promise<void> {
+export function copyBodyToPartial(
+  body: Readable,
+  partial: PartialFile,
+  options: CopyOptions = {},
+): Promise<void> {
+  const prefix = options.compareUntil
+    ? new PrefixCheck(partial, options.compareUntil, options.onDifferent)
+    : undefined;
+  const write = (batch: Buffer[]) => (prefix?.pending ? prefix.take(batch) : partial.append(batch));
   return new Promise<void>((resolve, reject) => {
     let pending: Buffer[] = [];
     let pendingBytes = 0;
@@ -19,8 +39,9 @@ export function copyBodyToPartial(body: Readable, partial: PartialFile): Promise
 
     const finishIfIdle = () => {
       if (writing || pending.length > 0 || !(upstreamDone || writeError)) return;
-      if (writeError) reject(writeError);
-      else if (upstreamError) reject(upstreamError);
+      if (writeError) return reject(writeError);
+      if (upstreamError) return reject(upstreamError);
+      if (prefix?.pending) prefix.endedEarly().then(resolve, reject);
       else resolve();
     };
 
@@ -30,7 +51,7 @@ export function copyBodyToPartial(body: Readable, partial: PartialFile): Promise
       pending = [];
       pendingBytes = 0;
       writing = true;
-      partial.append(batch).then(
+      write(batch).then(
         () => {
           writing = false;
           if (body.isPaused() && !upstreamDone) body.resume();
@@ -63,4 +84,63 @@ export function copyBodyToPartial(body: Readable, partial: PartialFile): Promise
       drain();
     });
   });
+}
+
+/** Compares a re-sent prefix with the bytes on disk. */
+class PrefixCheck {
+  private compared = 0;
+  /** Digests of the compared (equal) bytes, needed only if the rest differs. */
+  private readonly digests = new DigestAccumulator();
+
+  constructor(
+    private readonly partial: PartialFile,
+    private readonly length: number,
+    private readonly onDifferent?: (position: number) => void,
+  ) {}
+
+  get pending(): boolean {
+    return this.compared < this.length;
+  }
+
+  async take(batch: Buffer[]): Promise<void> {
+    const rest: Buffer[] = [];
+    for (const chunk of batch) {
+      if (!this.pending) {
+        rest.push(chunk);
+        continue;
+      }
+      const n = Math.min(chunk.length, this.length - this.compared);
+      const head = chunk.subarray(0, n);
+      const onDisk = Buffer.allocUnsafe(n);
+      await this.partial.handle.read(onDisk, 0, n, this.compared);
+      const at = firstDifference(head, onDisk);
+      if (at < 0) {
+        this.digests.update(head);
+        this.compared += n;
+        if (n < chunk.length) rest.push(chunk.subarray(n));
+        continue;
+      }
+      this.digests.update(head.subarray(0, at));
+      await this.differ(this.compared + at);
+      rest.push(chunk.subarray(at));
+    }
+    if (rest.length > 0) await this.partial.append(rest);
+  }
+
+  /** The new body is shorter than what was on disk: it is a different file. */
+  endedEarly(): Promise<void> {
+    return this.differ(this.compared);
+  }
+
+  private async differ(position: number): Promise<void> {
+    this.compared = this.length;
+    await this.partial.restartFrom(position, this.digests);
+    this.onDifferent?.(position);
+  }
+}
+
+function firstDifference(a: Buffer, b: Buffer): number {
+  if (a.equals(b)) return -1;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
+  return -1;
 }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
 /** Every portcache metric, on a Registry of its own (one per app instance, none global). */
 @Injectable()
@@ -8,8 +8,40 @@ export class Metrics {
 
   readonly requests = new Counter({
     name: 'portcache_distfile_requests_total',
-    help: 'Distfile requests by result (hit, miss)',
+    help: 'Distfile GET/HEAD requests by result (hit, miss)',
     labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly fills = new Counter({
+    name: 'portcache_fills_total',
+    help: 'Finished upstream fills by result (committed, failed, not_found)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly failovers = new Counter({
+    name: 'portcache_fill_failovers_total',
+    help: 'Fills that moved to another mirror mid-file',
+    registers: [this.registry],
+  });
+
+  readonly upstreamBytes = new Counter({
+    name: 'portcache_upstream_bytes_total',
+    help: 'Bytes received from upstream mirrors',
+    labelNames: ['mirror'] as const,
+    registers: [this.registry],
+  });
+
+  readonly fillsActive = new Gauge({
+    name: 'portcache_fills_active',
+    help: 'Upstream fills running now',
+    registers: [this.registry],
+  });
+
+  readonly fillsQueued = new Gauge({
+    name: 'portcache_fills_queued',
+    help: 'Misses waiting for a fill slot',
     registers: [this.registry],
   });
 
