@@ -15,6 +15,12 @@ export function createFastifyAdapter(): FastifyAdapter {
   });
 }
 
+/**
+ * Nest application options shared by the server and the tests. On shutdown, connections still
+ * streaming are cut: a client resumes with Range, a fill is re-done; waiting could take hours.
+ */
+export const APP_OPTIONS = { forceCloseConnections: true } as const;
+
 /** Settings shared by the server and the end-to-end tests. */
 export function configureApp(app: INestApplication): NestFastifyApplication {
   app.useGlobalFilters(new HttpErrorFilter());

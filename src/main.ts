@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { configureApp, createFastifyAdapter } from './app.js';
+import { APP_OPTIONS, configureApp, createFastifyAdapter } from './app.js';
 import { AppModule } from './app.module.js';
 import { PortcacheConfig } from './config/portcache-config.js';
 import { ConfigError } from './config/portcache-env.js';
@@ -16,6 +16,7 @@ async function bootstrap(): Promise<void> {
       AppModule.register(process.env),
       createFastifyAdapter(),
       {
+        ...APP_OPTIONS,
         abortOnError: false,
         logger: ['error', 'warn', 'log'],
       },

@@ -15,7 +15,7 @@ import {
   type UpstreamResponse,
 } from '../mirrors/upstream-client.service.js';
 import { FillSlots } from './fill-slots.js';
-import { copyBodyToPartial } from './partial-file-sink.js';
+import { copyBodyToPartial, DiskWriteError } from './partial-file-sink.js';
 
 /** Thrown when no source has the file; its message lists what was tried. */
 export class NotOnAnyMirror extends NotFoundException {
@@ -52,8 +52,8 @@ class SlowUpstream extends Error {}
 
 const SHUTDOWN_WAIT_MS = 3000;
 
-/** How one attempt at one mirror ended. */
-type Attempt = { ok: true } | { ok: false; reason: string };
+/** How one attempt at one mirror ended: `final` means no other mirror is to be tried. */
+type Attempt = { final: true } | { final: false; reason: string };
 
 /**
  * Single-flight fills: the first miss of a file starts one upstream download into a
@@ -163,7 +163,7 @@ export class FillService implements BeforeApplicationShutdown {
       ) {
         excluded.add(lease.mirror);
         const attempt = await this.attempt(lease, name, fill).finally(() => lease.release());
-        if (attempt.ok) return;
+        if (attempt.final) return;
         tried.push(`${new URL(lease.mirror).host}: ${attempt.reason}`);
         if (fill.partial) this.metrics.failovers.inc();
       }
@@ -209,7 +209,7 @@ export class FillService implements BeforeApplicationShutdown {
     if (response.statusCode === 404 || response.statusCode === 410) {
       this.balancer.recordNotFound(mirror, name);
       await response.body.dump().catch(() => undefined);
-      return { ok: false, reason: `HTTP ${response.statusCode}` };
+      return { final: false, reason: `HTTP ${response.statusCode}` };
     }
     const refusal = refuse(name, response, partial, offset);
     if (refusal) {
@@ -253,11 +253,12 @@ export class FillService implements BeforeApplicationShutdown {
         throw new Error(`sent ${partial.written} of ${partial.expectedSize} bytes`);
       }
     } catch (error) {
-      const reason = error instanceof SlowUpstream ? error.message : describeUpstreamError(error);
       this.countTransfer(mirror, partial.written - startBytes, started);
+      if (error instanceof DiskWriteError) return this.abandon(partial, error.message);
+      const reason = error instanceof SlowUpstream ? error.message : describeUpstreamError(error);
       if (!(error instanceof SlowUpstream)) return this.failed(mirror, name, reason);
       this.logger.warn(`${name}: leaving ${mirror}: ${reason}`);
-      return { ok: false, reason };
+      return { final: false, reason };
     } finally {
       stopSlowWatch();
     }
@@ -265,16 +266,20 @@ export class FillService implements BeforeApplicationShutdown {
     try {
       await this.store.commit(partial, partial.end());
     } catch (error) {
-      // The bytes were right, the disk was not: nothing to retry on another mirror.
-      await this.store.discard(partial);
-      partial.fail(new Error(`${name}: could not be committed: ${(error as Error).message}`));
-      this.logger.error(`${name}: commit failed: ${(error as Error).message}`);
-      this.metrics.fills.inc({ result: 'failed' });
-      return { ok: true };
+      return this.abandon(partial, `could not be committed: ${(error as Error).message}`);
     }
     this.metrics.fills.inc({ result: 'committed' });
     this.logger.log(`${name}: cached ${partial.written} bytes from ${mirror}`);
-    return { ok: true };
+    return { final: true };
+  }
+
+  /** The bytes were fine but the cache could not take them: fail the fill, blame no mirror. */
+  private async abandon(partial: PartialFile, reason: string): Promise<Attempt> {
+    this.logger.error(`${partial.name}: ${reason}`);
+    this.metrics.fills.inc({ result: 'failed' });
+    await this.store.discard(partial);
+    partial.fail(new Error(`${partial.name}: ${reason}`));
+    return { final: true };
   }
 
   /**
@@ -306,7 +311,7 @@ export class FillService implements BeforeApplicationShutdown {
   private failed(mirror: string, name: string, reason: string): Attempt {
     this.balancer.recordFailure(mirror, reason);
     this.logger.warn(`${name}: ${mirror} failed: ${reason}`);
-    return { ok: false, reason };
+    return { final: false, reason };
   }
 
   private countTransfer(mirror: string, bytes: number, startedMs: number): void {

@@ -4,6 +4,13 @@ import type { PartialFile } from '../cache/partial-file.js';
 
 const MAX_PENDING = 4 * 1024 * 1024;
 
+/** Writing to the cache failed (ENOSPC, EIO): no other mirror can fix that. */
+export class DiskWriteError extends Error {
+  constructor(override readonly cause: Error) {
+    super(`cannot write to the cache: ${cause.message}`);
+  }
+}
+
 export interface CopyOptions {
   /**
    * The body starts at byte 0 although the partial file already holds this many bytes (a
@@ -59,7 +66,7 @@ export function copyBodyToPartial(
         },
         (error: Error) => {
           writing = false;
-          writeError = error;
+          writeError = new DiskWriteError(error);
           pending = [];
           body.destroy();
           finishIfIdle();

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import { configureApp, createFastifyAdapter } from '../../src/app.js';
+import { APP_OPTIONS, configureApp, createFastifyAdapter } from '../../src/app.js';
 import { AppModule } from '../../src/app.module.js';
 import { DiskIo } from '../../src/cache/disk-io.js';
 
@@ -30,7 +30,10 @@ export async function startPortcache(
   if (overrides.diskIo) builder = builder.overrideProvider(DiskIo).useValue(overrides.diskIo);
   const moduleRef = await builder.compile();
   const app = configureApp(
-    moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(), { logger: ['error'] }),
+    moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(), {
+      ...APP_OPTIONS,
+      logger: process.env.TEST_LOG ? ['error', 'warn', 'log'] : ['error'],
+    }),
   );
   await app.listen(0, '127.0.0.1');
   const url = await app.getUrl();

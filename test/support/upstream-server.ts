@@ -139,8 +139,11 @@ export class UpstreamServer {
       if (m.rate) await sleep((chunk.length / m.rate) * 1000);
       else if (!drained) await new Promise((resolve) => res.once('drain', resolve));
     }
-    if (m.resetAfter !== undefined && m.resetAfter > start) res.socket?.resetAndDestroy();
-    else if (m.stallAfter !== undefined && m.stallAfter > start) return;
+    if (m.resetAfter !== undefined && m.resetAfter > start) {
+      // Let the peer read what was sent first: a reset discards data still queued on loopback.
+      await sleep(100);
+      res.socket?.resetAndDestroy();
+    } else if (m.stallAfter !== undefined && m.stallAfter > start) return;
     else res.end();
   }
 }

@@ -1,4 +1,5 @@
 import { CacheStore } from '../../src/cache/cache-store.service.js';
+import { FillService } from '../../src/fills/fill.service.js';
 import type { RunningPortcache } from './portcache.js';
 import { sleep } from './upstream-server.js';
 
@@ -13,4 +14,19 @@ export async function waitForCommit(
     if (store.get(name)) return;
   }
   throw new Error(`${name} was not committed within ${timeoutMs} ms`);
+}
+
+/** Waits (bounded) until the running fill of `name` has written at least `bytes`. */
+export async function waitForFillAt(
+  portcache: RunningPortcache,
+  name: string,
+  bytes: number,
+  timeoutMs = 10_000,
+) {
+  const fills = portcache.app.get(FillService);
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(5)) {
+    const written = fills.running(name)?.written ?? 0;
+    if (written >= bytes) return written;
+  }
+  throw new Error(`fill of ${name} did not reach ${bytes} bytes within ${timeoutMs} ms`);
 }
