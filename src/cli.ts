@@ -5,6 +5,7 @@ const USAGE = `usage: portcache <command> [args]
 
 Talks to a running portcache through its admin API.
   status            readiness of the server
+  mirrors           each upstream mirror's health and scores
   delete <name>     remove a cached distfile (needs PORTCACHE_ADMIN_TOKEN)
 
 Environment: PORTCACHE_URL (default http://127.0.0.1:8080), PORTCACHE_ADMIN_TOKEN.`;
@@ -30,6 +31,8 @@ async function main(args: string[]): Promise<number> {
   switch (command) {
     case 'status':
       return call('GET', '/health/ready');
+    case 'mirrors':
+      return call('GET', '/api/v1/mirrors');
     case 'delete':
       if (rest.length !== 1) break;
       return call('DELETE', `/api/v1/distfiles/${encodeURIComponent(rest[0])}`);
