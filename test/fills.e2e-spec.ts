@@ -182,6 +182,22 @@ describe('fills', () => {
     expect(sha((await fetchDistfile(`${portcache.url}/distfiles/${name}`)).body)).toBe(sha(newBody));
   });
 
+  it('starts over when the mirror that ignores Range has the file with another length', async () => {
+    const oldBody = randomBytes(2 * MB);
+    const newBody = Buffer.concat([oldBody, randomBytes(MB)]);
+    const name = 'longer-1.0.tar.gz';
+    const a = (await upstream()).add(name, oldBody, { resetAfter: 800_000 });
+    const b = (await upstream()).add(name, newBody, { ignoreRange: true });
+    portcache = await startPortcache({ PORTCACHE_MIRRORS: `${a.url} ${b.url}` });
+    const response = await fetchDistfile(`${portcache.url}/distfiles/${name}`);
+    expect(response.error).toBeDefined();
+    expect(oldBody.subarray(0, response.body.length).equals(response.body)).toBe(true);
+    await waitForCommit(portcache, name);
+    const hit = await fetchDistfile(`${portcache.url}/distfiles/${name}`);
+    expect(hit.headers['content-length']).toBe(String(newBody.length));
+    expect(sha(hit.body)).toBe(sha(newBody));
+  });
+
   it('rejects a resume answered with a wrong Content-Range and resumes elsewhere', async () => {
     const body = randomBytes(2 * MB);
     const name = 'badrange-1.0.tar.gz';

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { type BeforeApplicationShutdown, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { CacheStore } from '../cache/cache-store.service.js';
+import { DigestAccumulator } from '../cache/digests.js';
 import type { PartialFile } from '../cache/partial-file.js';
 import { Clock } from '../common/clock.js';
 import { PortcacheConfig } from '../config/portcache-config.js';
@@ -225,10 +226,16 @@ export class FillService implements BeforeApplicationShutdown {
       target.lastModified = lastModified(response);
       fill.announce(target);
     } else if (response.statusCode === 200) {
-      // The mirror cannot resume: it re-sends from 0 and the first `offset` bytes are compared.
-      compareUntil = offset;
       const size = contentLength(response);
-      if (size !== target.expectedSize) target.expectedSize = size;
+      if (size === target.expectedSize) {
+        // The mirror cannot resume: it re-sends from 0 and the first `offset` bytes are compared.
+        compareUntil = offset;
+      } else {
+        // Another length is another file: its clients are cut off and it starts over.
+        this.logger.warn(`${name}: ${mirror} has it with another length (${size}); clients restarted`);
+        await target.restartFrom(0, new DigestAccumulator());
+        target.expectedSize = size;
+      }
     }
     return this.transfer(mirror, name, response, target, compareUntil);
   }
