@@ -90,11 +90,15 @@ export class CacheStore implements OnModuleInit {
 
     if (partial.lastModified) await partial.handle.utimes(partial.lastModified, partial.lastModified);
     await partial.handle.sync();
-    await fs.mkdir(join(this.config.cacheDir, prefix), { recursive: true });
-    await fs.mkdir(join(this.metaDir, prefix), { recursive: true });
+    await this.ensureDir(this.config.cacheDir, prefix);
+    await this.ensureDir(this.metaDir, prefix);
     await this.writeDurably(metaPath, JSON.stringify(meta));
     await fs.rename(partial.tmpPath, path);
-    await Promise.all([fsyncDir(join(this.config.cacheDir, prefix)), fsyncDir(this.tmpDir)]);
+    await Promise.all([
+      fsyncDir(join(this.config.cacheDir, prefix)),
+      fsyncDir(join(this.metaDir, prefix)),
+      fsyncDir(this.tmpDir),
+    ]);
 
     const stat = await partial.handle.stat();
     const file = toCachedFile(name, path, stat.mtimeMs, digests);
@@ -120,16 +124,24 @@ export class CacheStore implements OnModuleInit {
     return true;
   }
 
+  /** `parent/name` exists, and if it had to be made, `parent` is fsync'ed so it survives a crash. */
+  private async ensureDir(parent: string, name: string): Promise<void> {
+    if ((await fs.mkdir(join(parent, name), { recursive: true })) !== undefined) await fsyncDir(parent);
+  }
+
   private async writeDurably(path: string, content: string): Promise<void> {
     const tmp = join(this.tmpDir, `${randomBytes(8).toString('hex')}.meta`);
     const handle = await fs.open(tmp, 'wx', 0o644);
     try {
       await handle.writeFile(content);
       await handle.sync();
-    } finally {
       await handle.close();
+      await fs.rename(tmp, path);
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      await fs.rm(tmp, { force: true });
+      throw error;
     }
-    await fs.rename(tmp, path);
   }
 
   private async sweepTemporaryFiles(): Promise<void> {
@@ -181,7 +193,7 @@ export class CacheStore implements OnModuleInit {
         for await (const chunk of createReadStream(path)) accumulator.update(chunk as Buffer);
         const digests = accumulator.digest();
         const prefix = blake2bPrefix(name);
-        await fs.mkdir(join(this.metaDir, prefix), { recursive: true });
+        await this.ensureDir(this.metaDir, prefix);
         await this.writeDurably(
           join(this.metaDir, prefix, name),
           JSON.stringify({ name, ...digests, committedAt: new Date().toISOString() }),

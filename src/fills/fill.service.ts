@@ -15,7 +15,7 @@ import {
   UpstreamClient,
   type UpstreamResponse,
 } from '../mirrors/upstream-client.service.js';
-import { FillSlots } from './fill-slots.js';
+import { FillSlots, RetryLater } from './fill-slots.js';
 import { copyBodyToPartial, DiskWriteError } from './partial-file-sink.js';
 
 /** Thrown when no source has the file; its message lists what was tried. */
@@ -221,7 +221,13 @@ export class FillService implements BeforeApplicationShutdown {
     let target = partial;
     let compareUntil = 0;
     if (!target) {
-      target = await this.store.createPartial(name);
+      try {
+        target = await this.store.createPartial(name);
+      } catch (error) {
+        await response.body.dump().catch(() => undefined);
+        this.logger.error(`${name}: cannot create a temporary file: ${(error as Error).message}`);
+        throw new RetryLater(`${name}: the cache cannot take new files right now`, 60);
+      }
       target.expectedSize = contentLength(response);
       target.lastModified = lastModified(response);
       fill.announce(target);
