@@ -1,0 +1,55 @@
+import { LiftedUris, packDist, type UrisValue, urisOf } from './distfile-records.js';
+import { type DistLineFields, forEachDistLine } from './manifest.js';
+import type { SrcUriItem, UriLift } from './src-uri.js';
+
+// From parsed md5-cache entries and Manifests to what the index keeps.
+
+const BLAKE2B = Buffer.from('BLAKE2B');
+const SHA512 = Buffer.from('SHA512');
+const blake2bBytes = Buffer.alloc(64);
+const sha512Bytes = Buffer.alloc(64);
+
+/** One value per distinct name, URIs in SRC_URI order. Most names come once: no array for them. */
+export function filesOf(items: readonly SrcUriItem[]): { names: string[]; uris: UrisValue[] } {
+  const names: string[] = [];
+  const uris: UrisValue[] = [];
+  const at = new Map<string, number>();
+  for (const item of items) {
+    const i = at.get(item.name);
+    if (i === undefined) {
+      at.set(item.name, names.length);
+      names.push(item.name);
+      uris.push(item.lifts === undefined ? item.uri : new LiftedUris([item.uri as string], [item.lifts]));
+    } else if (item.uri !== undefined) {
+      uris[i] = appendUri(uris[i], item.uri, item.lifts);
+    }
+  }
+  return { names, uris };
+}
+
+function appendUri(value: UrisValue, uri: string, lift: UriLift | undefined): UrisValue {
+  const { uris, lifts } = urisOf(value);
+  if (lift === undefined && lifts === undefined) return [...uris, uri];
+  return new LiftedUris([...uris, uri], [...(lifts ?? uris.map(() => undefined)), lift]);
+}
+
+/** DIST names and packed size+digests of one Manifest. */
+export function distsOf(data: Buffer): { names: string[]; dists: string[] } {
+  const names: string[] = [];
+  const dists: string[] = [];
+  forEachDistLine(data, (line) => {
+    let blake2b: Buffer | undefined;
+    let sha512: Buffer | undefined;
+    for (let i = 0; i < line.hashCount; i++) {
+      if (line.isAlgorithm(i, BLAKE2B)) blake2b = decoded(line, i, blake2bBytes);
+      else if (line.isAlgorithm(i, SHA512)) sha512 = decoded(line, i, sha512Bytes);
+    }
+    names.push(line.name);
+    dists.push(packDist(line.size, blake2b, sha512));
+  });
+  return { names, dists };
+}
+
+function decoded(line: DistLineFields, i: number, target: Buffer): Buffer | undefined {
+  return line.decodeInto(i, target) ? target : undefined;
+}

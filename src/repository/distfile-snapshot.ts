@@ -1,0 +1,108 @@
+import {
+  type FileRecord,
+  manyToArray,
+  mergeDists,
+  type PackageRecord,
+  type RestrictFlags,
+  type UrisValue,
+  urisOf,
+  valueAt,
+} from './distfile-records.js';
+import type { RepositoryConfig } from './repos.js';
+import type { UriLift } from './src-uri.js';
+import { expandMirrorUri, type MirrorTable, splitMirrorUri } from './thirdpartymirrors.js';
+
+export type { RestrictFlags } from './distfile-records.js';
+
+export interface DistfileUri {
+  /** An upstream URL, mirror:// expanded; `mirror://gentoo/<path>` is left for the caller's own mirrors. */
+  readonly url: string;
+  readonly lifts?: UriLift;
+}
+
+export interface DistfileSource {
+  readonly repo: string;
+  /** `<category>/<PF>` of the md5-cache entry. */
+  readonly cpv: string;
+  /** SRC_URI order; empty for a bare file name (fetch-restricted). */
+  readonly uris: readonly DistfileUri[];
+  readonly restrict: RestrictFlags;
+}
+
+export interface DistfileEntry {
+  readonly name: string;
+  readonly size?: number;
+  /** Lowercase hex. */
+  readonly BLAKE2B?: string;
+  readonly SHA512?: string;
+  /** A size and a BLAKE2B or SHA512 digest are known, and no two Manifests disagree. */
+  readonly verifiable: boolean;
+  /** Why the Manifests cannot be trusted for this file. */
+  readonly conflict?: string;
+  /** Packages naming the file: repository order, then category and PF. Empty for a file only in a Manifest. */
+  readonly sources: readonly DistfileSource[];
+}
+
+const NO_MIRRORS: MirrorTable = new Map();
+
+/**
+ * The index at one moment. A refresh builds a new snapshot and swaps it in; whoever holds this
+ * one keeps a consistent view.
+ */
+export class DistfileSnapshot {
+  private readonly mirrors = new Map<string, MirrorTable>();
+
+  constructor(
+    readonly generation: number,
+    readonly repositories: readonly RepositoryConfig[],
+    /** For the index that builds the next snapshot. */
+    readonly records: ReadonlyMap<string, FileRecord>,
+  ) {
+    for (const repo of repositories) this.mirrors.set(repo.name, repo.mirrors);
+  }
+
+  get size(): number {
+    return this.records.size;
+  }
+
+  has(name: string): boolean {
+    return this.records.has(name);
+  }
+
+  names(): IterableIterator<string> {
+    return this.records.keys();
+  }
+
+  lookup(name: string): DistfileEntry | undefined {
+    const record = this.records.get(name);
+    if (!record) return undefined;
+    const sources = manyToArray(record.sources).map((pkg, i) => this.sourceOf(pkg, valueAt(record.uris, i)));
+    const { merged, conflict } = mergeDists(record.name, manyToArray(record.owners), record.dists);
+    if (conflict !== undefined) return { name: record.name, verifiable: false, conflict, sources };
+    if (!merged) return { name: record.name, verifiable: false, sources };
+    return {
+      name: record.name,
+      ...merged,
+      verifiable: merged.BLAKE2B !== undefined || merged.SHA512 !== undefined,
+      sources,
+    };
+  }
+
+  private sourceOf(pkg: PackageRecord, value: UrisValue): DistfileSource {
+    const table = this.mirrors.get(pkg.repo) ?? NO_MIRRORS;
+    const { uris: raw, lifts } = urisOf(value);
+    const uris: DistfileUri[] = [];
+    const seen = new Set<string>();
+    raw.forEach((uri, i) => {
+      const lift = lifts?.[i];
+      // mirror://gentoo is the caller's (its own mirrors); unknown names were reported when indexed.
+      const urls = splitMirrorUri(uri)?.name === 'gentoo' ? [uri] : expandMirrorUri(uri, table);
+      for (const url of urls ?? []) {
+        if (seen.has(url)) continue;
+        seen.add(url);
+        uris.push(lift === undefined ? { url } : { url, lifts: lift });
+      }
+    });
+    return { repo: pkg.repo, cpv: pkg.cpv, uris, restrict: pkg.restrict };
+  }
+}

@@ -1,0 +1,315 @@
+import {
+  FileRecord,
+  type ManifestOwner,
+  manyToArray,
+  type OneOrMany,
+  type PackageRecord,
+  PerSource,
+  type Shared,
+  sameUris,
+  type UrisValue,
+  valueAt,
+} from './distfile-records.js';
+
+/**
+ * The file map of the next snapshot: the previous one plus what a refresh read, minus what it
+ * found gone. Records are written in place while the refresh runs ("drafts"; most names get
+ * one source and one DIST line, so no array at all). A record of the previous snapshot is
+ * never touched: it is copied into a draft first, so readers of that snapshot see no change.
+ */
+export class FileMapBuilder {
+  private files: Map<string, FileRecord> | undefined;
+  /** Names whose record is a draft of this build (incremental builds only: a first build drafts all). */
+  private readonly touched = new Set<string>();
+  private readonly unsorted = new Set<FileRecord>();
+  private readonly recent = new Map<string, FileRecord>();
+  private readonly removedPackages = new Set<PackageRecord>();
+  private readonly removedOwners = new Set<ManifestOwner>();
+
+  constructor(
+    private readonly base: ReadonlyMap<string, FileRecord> | undefined,
+    /** Repository name → position, for ordering sources. */
+    private readonly order: ReadonlyMap<string, number>,
+  ) {}
+
+  get changed(): boolean {
+    return this.files !== undefined;
+  }
+
+  /** Returns the name as the map keeps it (one string per name, whoever read it). */
+  addSource(name: string, pkg: PackageRecord, uris: UrisValue): string {
+    const record = this.draft(name);
+    if (!record) {
+      this.create(new FileRecord(name, pkg, uris, undefined, undefined));
+      return name;
+    }
+    const packages = manyToArray(record.sources);
+    const last = packages.length - 1;
+    if (last >= 0 && this.comparePackages(packages[last], pkg) > 0) this.unsorted.add(record);
+    record.sources = appendMany(record.sources, pkg);
+    record.uris = appendShared(record.uris, packages.length, uris, sameUris);
+    return record.name;
+  }
+
+  addDist(name: string, owner: ManifestOwner, dist: string): string {
+    const record = this.draft(name);
+    if (!record) {
+      this.create(new FileRecord(name, undefined, undefined, owner, dist));
+      return name;
+    }
+    const owners = manyToArray(record.owners);
+    const last = owners.length - 1;
+    if (last >= 0 && this.compareOwners(owners[last], owner) > 0) this.unsorted.add(record);
+    record.owners = appendMany(record.owners, owner);
+    record.dists = appendShared(record.dists, owners.length, dist, (a, b) => a === b);
+    return record.name;
+  }
+
+  removePackage(pkg: PackageRecord, names: readonly string[]): void {
+    this.removedPackages.add(pkg);
+    for (const name of names) this.draft(name);
+  }
+
+  removeOwner(owner: ManifestOwner, names: readonly string[]): void {
+    this.removedOwners.add(owner);
+    for (const name of names) this.draft(name);
+  }
+
+  /** Forgets the names of the last batch (a category): see draft(). */
+  endBatch(): void {
+    this.recent.clear();
+  }
+
+  /**
+   * `changedNames`: names added, removed, or whose record differs (on a first build, a view of
+   * every name). `disagreeing`: records whose Manifests do not all say the same.
+   */
+  async build(): Promise<{
+    files: Map<string, FileRecord>;
+    changedNames: ReadonlySet<string>;
+    disagreeing: FileRecord[];
+  }> {
+    const files = this.map();
+    const disagreeing: FileRecord[] = [];
+    if (!this.base) {
+      let done = 0;
+      for (const record of files.values()) {
+        this.finish(record, disagreeing);
+        // A first build finishes ~100k records: let the server breathe meanwhile.
+        if (++done % 10_000 === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+      return { files, changedNames: new KeySet(files), disagreeing };
+    }
+    const changedNames = new Set<string>();
+    for (const name of this.touched) {
+      const record = files.get(name) as FileRecord;
+      const old = this.base.get(name);
+      this.finish(record, disagreeing);
+      if (record.sources === undefined && record.owners === undefined) {
+        files.delete(name);
+        if (old) changedNames.add(name);
+      } else if (!old || !sameRecord(old, record)) {
+        changedNames.add(name);
+      }
+    }
+    return { files, changedNames, disagreeing };
+  }
+
+  private map(): Map<string, FileRecord> {
+    this.files ??= this.base ? new Map(this.base) : new Map();
+    return this.files;
+  }
+
+  private create(record: FileRecord): void {
+    this.map().set(record.name, record);
+    this.recent.set(record.name, record);
+    if (this.base) this.touched.add(record.name);
+  }
+
+  /** The record of `name` this build may change, copied from the previous snapshot if need be. */
+  private draft(name: string): FileRecord | undefined {
+    // Versions of one package name the same files: a small map of this batch's names spares
+    // most lookups in the big one (cache misses, not hashing, are what costs there).
+    const recent = this.recent.get(name);
+    if (recent) return recent;
+    const found = this.find(name);
+    if (found) this.recent.set(name, found);
+    return found;
+  }
+
+  private find(name: string): FileRecord | undefined {
+    const files = this.map();
+    const record = files.get(name);
+    if (!record || !this.base || this.touched.has(record.name)) return record;
+    const copy = new FileRecord(
+      record.name,
+      copyMany(record.sources),
+      copyShared(record.uris),
+      copyMany(record.owners),
+      copyShared(record.dists),
+    );
+    files.set(copy.name, copy);
+    this.touched.add(copy.name);
+    return copy;
+  }
+
+  /** Drops what was removed, sorts, and trims arrays to size. */
+  private finish(record: FileRecord, disagreeing: FileRecord[]): void {
+    if (this.removedPackages.size > 0 || this.removedOwners.size > 0) {
+      const sources = manyToArray(record.sources);
+      const keptSources = sources.map((pkg) => !this.removedPackages.has(pkg));
+      record.uris = filterShared(record.uris, keptSources);
+      record.sources = toMany(sources.filter((_, i) => keptSources[i]));
+      const owners = manyToArray(record.owners);
+      const keptOwners = owners.map((owner) => !this.removedOwners.has(owner));
+      record.dists = filterShared(record.dists, keptOwners);
+      record.owners = toMany(owners.filter((_, i) => keptOwners[i]));
+    }
+    if (this.unsorted.has(record)) this.sort(record);
+    if (Array.isArray(record.sources)) record.sources = toMany(record.sources);
+    if (Array.isArray(record.owners)) record.owners = toMany(record.owners);
+    record.uris = compact(record.uris, sameUris);
+    record.dists = compact(record.dists, (a, b) => a === b);
+    if (record.dists instanceof PerSource) disagreeing.push(record);
+  }
+
+  private sort(record: FileRecord): void {
+    const sources = manyToArray(record.sources);
+    const bySource = sources.map((_, i) => i).sort((a, b) => this.comparePackages(sources[a], sources[b]));
+    const uris = record.uris;
+    record.sources = bySource.map((i) => sources[i]);
+    if (uris instanceof PerSource) record.uris = new PerSource(bySource.map((i) => uris.values[i]));
+    const owners = manyToArray(record.owners);
+    const byOwner = owners.map((_, i) => i).sort((a, b) => this.compareOwners(owners[a], owners[b]));
+    const dists = record.dists;
+    record.owners = byOwner.map((i) => owners[i]);
+    if (dists instanceof PerSource) record.dists = new PerSource(byOwner.map((i) => dists.values[i]));
+  }
+
+  private comparePackages(a: PackageRecord, b: PackageRecord): number {
+    return this.compareRepos(a.repo, b.repo) || compare(a.category, b.category) || compare(a.cpv, b.cpv);
+  }
+
+  private compareOwners(a: ManifestOwner, b: ManifestOwner): number {
+    return this.compareRepos(a.repo, b.repo) || compare(a.category, b.category) || compare(a.path, b.path);
+  }
+
+  private compareRepos(a: string, b: string): number {
+    return (this.order.get(a) ?? 0) - (this.order.get(b) ?? 0);
+  }
+}
+
+/** The keys of a map as a set, without copying them. */
+class KeySet implements ReadonlySet<string> {
+  constructor(private readonly map: ReadonlyMap<string, unknown>) {}
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  has(name: string): boolean {
+    return this.map.has(name);
+  }
+
+  forEach(callback: (value: string, key: string, set: ReadonlySet<string>) => void): void {
+    for (const name of this.map.keys()) callback(name, name, this);
+  }
+
+  *entries(): SetIterator<[string, string]> {
+    for (const name of this.map.keys()) yield [name, name];
+  }
+
+  keys(): SetIterator<string> {
+    return this.map.keys();
+  }
+
+  values(): SetIterator<string> {
+    return this.map.keys();
+  }
+
+  [Symbol.iterator](): SetIterator<string> {
+    return this.map.keys();
+  }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function appendMany<T>(many: OneOrMany<T>, value: T): OneOrMany<T> {
+  if (many === undefined) return value;
+  if (!Array.isArray(many)) return [many as T, value];
+  (many as T[]).push(value);
+  return many;
+}
+
+/** `count` values so far, one shared or one each; equal values stay shared. */
+function appendShared<T>(
+  shared: Shared<T> | undefined,
+  count: number,
+  value: T,
+  same: (a: T, b: T) => boolean,
+): Shared<T> {
+  if (count === 0) return value;
+  if (shared instanceof PerSource) {
+    const values = shared.values as T[];
+    // Versions of a package usually fetch a file from the same URIs: keep them once.
+    values.push(same(values[values.length - 1], value) ? values[values.length - 1] : value);
+    return shared;
+  }
+  if (same(shared as T, value)) return shared as T;
+  return new PerSource([...new Array<T>(count).fill(shared as T), value]);
+}
+
+function copyMany<T>(many: OneOrMany<T>): OneOrMany<T> {
+  return Array.isArray(many) ? [...many] : many;
+}
+
+function copyShared<T>(shared: Shared<T> | undefined): Shared<T> | undefined {
+  return shared instanceof PerSource ? new PerSource([...shared.values]) : shared;
+}
+
+function filterShared<T>(shared: Shared<T> | undefined, keep: readonly boolean[]): Shared<T> | undefined {
+  if (!keep.includes(true)) return undefined;
+  return shared instanceof PerSource ? new PerSource(shared.values.filter((_, i) => keep[i])) : shared;
+}
+
+/** Exact-size: arrays grown by push carry spare slots. */
+function toMany<T>(values: readonly T[]): OneOrMany<T> {
+  if (values.length === 0) return undefined;
+  return values.length === 1 ? values[0] : values.slice();
+}
+
+/** One value when all agree (the usual case), else one per source. */
+function compact<T>(shared: Shared<T> | undefined, same: (a: T, b: T) => boolean): Shared<T> | undefined {
+  if (!(shared instanceof PerSource)) return shared;
+  const values = shared.values;
+  return values.every((value) => same(value, values[0])) ? values[0] : new PerSource(values.slice());
+}
+
+/** Re-read but equal: not worth telling listeners about. */
+function sameRecord(a: FileRecord, b: FileRecord): boolean {
+  const aPackages = manyToArray(a.sources);
+  const bPackages = manyToArray(b.sources);
+  const aOwners = manyToArray(a.owners);
+  const bOwners = manyToArray(b.owners);
+  return (
+    aPackages.length === bPackages.length &&
+    aPackages.every((pkg, i) => {
+      const other = bPackages[i];
+      return (
+        pkg.repo === other.repo &&
+        pkg.cpv === other.cpv &&
+        pkg.restrict === other.restrict &&
+        sameUris(valueAt(a.uris, i), valueAt(b.uris, i))
+      );
+    }) &&
+    aOwners.length === bOwners.length &&
+    aOwners.every(
+      (owner, i) =>
+        owner.repo === bOwners[i].repo &&
+        owner.path === bOwners[i].path &&
+        valueAt(a.dists as Shared<string>, i) === valueAt(b.dists as Shared<string>, i),
+    )
+  );
+}

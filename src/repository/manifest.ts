@@ -1,0 +1,133 @@
+/** A `DIST` line of a thin Manifest (GLEP 74). */
+export interface ManifestDist {
+  readonly name: string;
+  readonly size: number;
+  /** Lowercase hex by algorithm name as written (BLAKE2B, SHA512, ...). */
+  readonly hashes: Readonly<Record<string, string>>;
+}
+
+/**
+ * DIST lines only; other tags (EBUILD, AUX, MISC, MANIFEST, TIMESTAMP, ...) and OpenPGP armour
+ * are skipped, and so is a DIST line that does not parse (no size, an odd hash list).
+ */
+export function parseManifest(data: string | Buffer): ManifestDist[] {
+  const dists: ManifestDist[] = [];
+  forEachDistLine(typeof data === 'string' ? Buffer.from(data) : data, (line) => {
+    const hashes: Record<string, string> = {};
+    for (let i = 0; i < line.hashCount; i++) hashes[line.algorithm(i)] = line.hex(i).toLowerCase();
+    dists.push({ name: line.name, size: line.size, hashes });
+  });
+  return dists;
+}
+
+/**
+ * One DIST line during forEachDistLine, reused from line to line: hash values stay bytes in
+ * the Manifest until asked for, so a whole tree's worth of hex never becomes strings.
+ */
+export class DistLineFields {
+  name = '';
+  size = 0;
+  hashCount = 0;
+  private buf: Buffer = Buffer.alloc(0);
+  /** Per hash: algorithm start, end, value start, end. */
+  private readonly offsets: number[] = [];
+
+  algorithm(i: number): string {
+    return this.buf.toString('latin1', this.offsets[4 * i], this.offsets[4 * i + 1]);
+  }
+
+  isAlgorithm(i: number, name: Buffer): boolean {
+    const start = this.offsets[4 * i];
+    return (
+      this.offsets[4 * i + 1] - start === name.length &&
+      this.buf.compare(name, 0, name.length, start, start + name.length) === 0
+    );
+  }
+
+  hex(i: number): string {
+    return this.buf.toString('latin1', this.offsets[4 * i + 2], this.offsets[4 * i + 3]);
+  }
+
+  /** Decodes hash `i` into `target`; false unless it is exactly target.length bytes of hex. */
+  decodeInto(i: number, target: Buffer): boolean {
+    const start = this.offsets[4 * i + 2];
+    if (this.offsets[4 * i + 3] - start !== 2 * target.length) return false;
+    for (let j = 0; j < target.length; j++) {
+      const high = HEX[this.buf[start + 2 * j]];
+      const low = HEX[this.buf[start + 2 * j + 1]];
+      if (high < 0 || low < 0) return false;
+      target[j] = (high << 4) | low;
+    }
+    return true;
+  }
+
+  /** @internal */
+  parse(buf: Buffer, from: number, to: number): boolean {
+    this.buf = buf;
+    const offsets = this.offsets;
+    offsets.length = 0;
+    let fields = 0;
+    let i = from;
+    while (i < to) {
+      let space = buf.indexOf(SPACE, i);
+      if (space < 0 || space > to) space = to;
+      if (space > i) {
+        if (fields === 0) this.name = buf.toString('utf8', i, space);
+        else if (fields === 1) this.size = parseDecimal(buf, i, space);
+        else offsets.push(i, space);
+        fields++;
+      }
+      i = space + 1;
+    }
+    this.hashCount = offsets.length / 4;
+    return fields >= 2 && fields % 2 === 0 && this.size >= 0;
+  }
+}
+
+const HEX = new Int8Array(256).fill(-1);
+for (let c = 0; c < 10; c++) HEX[0x30 + c] = c;
+for (let c = 0; c < 6; c++) HEX[0x61 + c] = HEX[0x41 + c] = 10 + c;
+
+const NL = 0x0a;
+const SPACE = 0x20;
+const DIST = Buffer.from('DIST ');
+const PGP_SIGNATURE_BEGIN = Buffer.from('-----BEGIN PGP SIGNATURE-----');
+const PGP_SIGNATURE_END = Buffer.from('-----END PGP SIGNATURE-----');
+
+/** Calls `visit` for each well-formed DIST line, with a DistLineFields valid during the call only. */
+export function forEachDistLine(buf: Buffer, visit: (line: DistLineFields) => void): void {
+  const line = new DistLineFields();
+  let start = 0;
+  let inSignature = false;
+  while (start < buf.length) {
+    let end = buf.indexOf(NL, start);
+    if (end < 0) end = buf.length;
+    let lineEnd = end;
+    if (lineEnd > start && buf[lineEnd - 1] === 0x0d) lineEnd--;
+    if (inSignature) {
+      if (startsWith(buf, start, PGP_SIGNATURE_END)) inSignature = false;
+    } else if (startsWith(buf, start, DIST)) {
+      if (line.parse(buf, start + DIST.length, lineEnd)) visit(line);
+    } else if (startsWith(buf, start, PGP_SIGNATURE_BEGIN)) {
+      inSignature = true;
+    }
+    start = end + 1;
+  }
+}
+
+/** -1 unless all digits. */
+function parseDecimal(buf: Buffer, from: number, to: number): number {
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const digit = buf[i] - 0x30;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+function startsWith(buf: Buffer, at: number, prefix: Buffer): boolean {
+  if (at + prefix.length > buf.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (buf[at + i] !== prefix[i]) return false;
+  return true;
+}

@@ -1,0 +1,53 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NodeRepositoryReader } from './repository-reader.js';
+
+describe('NodeRepositoryReader', () => {
+  let root: string;
+  const reader = new NodeRepositoryReader();
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'portcache-reader-'));
+    await writeFile(join(root, 'a'), 'first');
+    await writeFile(join(root, 'empty'), '');
+    await writeFile(join(root, 'b'), 'second file');
+    await mkdir(join(root, 'dir'));
+  });
+
+  afterAll(async () => {
+    await reader.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('reads a batch on its thread: contents, ctime, missing and failing files in their slots', async () => {
+    const paths = ['a', 'missing', 'empty', 'dir', 'b', 'a/not-a-dir'].map((name) => join(root, name));
+    const results = await reader.readFiles(paths);
+    expect(results.map((result) => (result instanceof Error ? 'error' : result?.data.toString()))).toEqual([
+      'first',
+      undefined,
+      '',
+      'error',
+      'second file',
+      undefined,
+    ]);
+    expect(results[3]).toMatchObject({ message: expect.stringContaining('EISDIR') });
+    const [ctime] = await reader.stat([paths[0]]);
+    expect(results[0]).toMatchObject({ ctimeMs: ctime });
+    expect(await reader.stat([paths[1], paths[3]])).toEqual([undefined, expect.any(Number)]);
+  });
+
+  it('lists directories and starts a new thread after close()', async () => {
+    expect((await reader.readdir(root))?.sort((x, y) => x.name.localeCompare(y.name))).toEqual([
+      { name: 'a', isDirectory: false },
+      { name: 'b', isDirectory: false },
+      { name: 'dir', isDirectory: true },
+      { name: 'empty', isDirectory: false },
+    ]);
+    expect(await reader.readdir(join(root, 'missing'))).toBeUndefined();
+    await reader.close();
+    const [read] = await reader.readFiles([join(root, 'b')]);
+    expect(read instanceof Error ? read : read?.data.toString()).toBe('second file');
+  });
+});
