@@ -1,0 +1,176 @@
+// The Markdown table and docs/benchmarks.md of scripts/bench.mjs.
+
+const cell = (text) => {
+  const flat = String(text ?? '–')
+    .replace(/\s+/g, ' ')
+    .replace(/\|/g, '\\|');
+  return flat.length > 300 ? `${flat.slice(0, 300)}…` : flat;
+};
+
+export function renderTable(rows) {
+  const lines = [
+    '| # | Measurement | portcache | reference | Result | Must | Target | Verdict |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const row of rows) {
+    const verdict = row.pass ? (row.targetMet ? 'PASS (target met)' : 'PASS (target missed)') : 'FAIL';
+    const note = row.note ? ` (${row.note})` : '';
+    lines.push(
+      `| ${[
+        row.id,
+        row.what,
+        row.portcache,
+        row.reference,
+        `${row.result}${note}`,
+        row.must,
+        row.target,
+        verdict,
+      ]
+        .map(cell)
+        .join(' | ')} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+const MiB = 1024 * 1024;
+
+function machineLine(m) {
+  return [
+    `${m.nproc} CPU${m.nproc === 1 ? '' : 's'} (nproc)${m.cpu ? `, ${m.cpu}` : ''}`,
+    `${m.memoryGiB} GiB RAM`,
+    m.os,
+    `Linux ${m.kernel}`,
+    `Node ${m.node}`,
+    m.nginx,
+    m.wrk,
+    m.curl?.split(' ').slice(0, 2).join(' '),
+  ]
+    .filter(Boolean)
+    .join('; ');
+}
+
+export function renderDocs(out, table, phaseMs) {
+  const c = out.config;
+  const m = out.machine;
+  const failedChecks = out.checks.filter((x) => !x.ok);
+  const passedThrough = Object.entries(c.portcacheEnvPassedThrough ?? {});
+  const notes = [];
+  if (failedChecks.length) {
+    notes.push(
+      `**Failed checks:** ${failedChecks.map((x) => `${x.what}${x.detail ? ` (${x.detail})` : ''}`).join('; ')}.`,
+    );
+  }
+  if (out.portcache.exitedByItself) {
+    notes.push(
+      `**portcache exited during the run** (${JSON.stringify(out.portcache.exitedByItself)}); ` +
+        'its log tail is under `portcache.logTail` in benchmarks.json.',
+    );
+  }
+  if (out.portcache.warningsAndErrors?.length) {
+    notes.push(
+      `portcache logged ${out.portcache.warningsAndErrors.length} warning/error line(s) during the run ` +
+        '(listed under `portcache.warningsAndErrors` in benchmarks.json).',
+    );
+  }
+  if (passedThrough.length) {
+    notes.push(
+      `portcache ran with ${passedThrough.map(([k, v]) => `\`${k}=${v}\``).join(', ')} from the environment; ` +
+        'everything else at its defaults.',
+    );
+  }
+  if (m.loadAverageAtStart) {
+    notes.push(
+      `Load average (1, 5, 15 min) when the run started: ${m.loadAverageAtStart.join(', ')}; at its end: ` +
+        `${m.loadAverageAtEnd?.join(', ')}. CPU time used by processes other than the benchmark's own during ` +
+        `the run: about ${Math.max(0, m.otherProcessesCpuSecondsDuringRun)} s (per item: \`items.*.cpu.otherProcessesCpuSeconds\` ` +
+        'in benchmarks.json); other work on the machine skews every number.',
+    );
+  }
+  if (m.git?.uncommittedFilesInSrc) {
+    notes.push(
+      `Measured on commit ${m.git.commit} with ${m.git.uncommittedFilesInSrc} uncommitted change(s) under src/.`,
+    );
+  } else if (m.git) notes.push(`Measured on commit ${m.git.commit}.`);
+
+  return `# Benchmarks
+
+Produced by \`npm run bench\` (\`scripts/bench.mjs\`) on ${out.date} (${out.durationSeconds} s).
+The raw numbers of every run are in [benchmarks.json](benchmarks.json).
+
+**Machine:** ${machineLine(m)}.
+
+${table}
+
+${notes.join('\n\n')}
+
+## Method
+
+Everything runs on this one machine over 127.0.0.1: portcache (\`node dist/main.js\` after
+\`npm run build\`, default settings, \`PORTCACHE_MIRRORS\` pointing at the upstream nginx below), a
+reference nginx for items 1–2 and a second nginx as the upstream mirror for items 3–5, all started by
+the script. Test files are random bytes written into a fresh \`portcache-bench-*\` directory under the
+system temp dir (then \`sync\`); the directory and every child process are removed when the script
+exits. One portcache process serves the whole run.
+
+- **Items 1–2** read files placed by hand into portcache's cache directory (\`<dir>/<xx>/<name>\`,
+  xx = BLAKE2b-512(name)[0:2]) before it started; measuring begins only after a HEAD of every one of
+  them returns 200 (startup hashing done), and a sample of them plus the big file are first fetched
+  and compared by SHA-256. The reference nginx serves the very same directory
+  (\`worker_processes 1; sendfile on; tcp_nopush off; keepalive_requests 100000; access_log off;
+  open_file_cache max=10000;\`, \`location /distfiles/ { alias <dir>/; }\`); both servers get the hashed
+  path \`/distfiles/<xx>/<name>\`.
+- **Item 1:** ${c.hitFiles} distinct ${c.hitFileBytes / 1024} KiB files; wrk -t${c.wrkThreads} -c${c.wrkConnections} with a
+  Lua script cycling through all names (each thread from a different start); a ${c.wrkWarmupSeconds} s warm-up
+  against each server, then ${c.wrkRuns} alternating ${c.wrkSeconds} s runs per server; medians of Requests/sec
+  compared. Any non-2xx response or socket error from portcache fails the row.
+- **Item 2:** one ${c.bigFileBytes / MiB} MiB file over one connection at a time. The client is whichever of
+  curl (\`-o /dev/null\`) and a minimal Node client (raw socket, one reused 1 MiB read buffer, body
+  counted and discarded) is faster against nginx in two calibration runs each; then ${c.bigRuns} alternating
+  downloads per server. MB/s = 10⁶ bytes per second over the whole request; medians compared.
+- **Items 3–5** go through the upstream nginx (\`sendfile on; sendfile_max_chunk ${c.upstreamMaxChunk};
+  limit_rate ${c.upstreamRate};\`, flat \`layout.conf\`, an access log with \`$body_bytes_sent\` and
+  \`$request_time\`). Every body is SHA-256'd while streaming and compared with the hash taken when
+  the file was written. nginx's \`limit_rate\` grants up to one second's worth of bytes ahead,
+  depending on where in a wall-clock second a response starts, so every timed big transfer of items
+  4–5 (direct and through portcache) starts ${phaseMs} ms past a whole second; otherwise their times differ by
+  up to a second for that reason alone.
+- **Item 3:** Node \`http.get\`, a fresh connection per request, \`performance.now()\` just before the
+  request and at the first body byte. One warm-up miss (it also fetches the mirror's layout.conf) is
+  not counted. Then, for each of ${c.missFiles} pairs of distinct ${c.missFileBytes / MiB} MiB files, one file is fetched
+  directly from the upstream and its twin (same size, never requested before) through portcache,
+  both read to the end, the side that goes first alternating. After each miss the script waits until
+  portcache has committed the file (\`portcache_fills_total{result="committed"}\` on /metrics) and
+  50 ms more, so that the fsyncs of a commit do not land in the next measurement. Result: the median
+  of the per-pair differences (the medians of each side are shown too).
+- **Item 4:** one direct download of the ${c.flockFileBytes / MiB} MiB file from the upstream (tagged \`?direct=1\` so
+  the access log tells it apart); then ${c.flockClients} clients through portcache start at the same instant,
+  spread over ${c.clientThreads} worker threads (raw-socket clients as in item 2, with SHA-256) so that the
+  clients' hashing can use every core. Wall time runs until the last of them has the whole body.
+  Upstream bytes: \`$body_bytes_sent\` of every untagged upstream request for the file
+  (portcache's \`portcache_upstream_bytes_total\` is recorded as a cross-check).
+- **Item 5:** one fast client (Node \`http.get\`) fetches an uncached ${c.flockFileBytes / MiB} MiB file alone; then a
+  fast client starts on another such file and, 100 ms later, a client reading ${c.slowClientBytesPerSecond / 1e6} MB/s joins
+  (it pauses the response, so TCP back-pressure reaches portcache). The fill time is the fast client's
+  time; the slow client is dropped when the fast one finishes, and the file is fetched once more to
+  check that it was committed whole.
+- **Item 6:** VmHWM from \`/proc/<pid>/status\` of the portcache process at the end of the run; VmRSS
+  is also sampled every ${c.rssSampleMs} ms as a cross-check (benchmarks.json has the peak per item). The
+  kernel updates VmHWM lazily, so the row judges the larger of the two.
+
+benchmarks.json also records, per item, the CPU seconds portcache and the benchmark script used, and
+all raw samples.
+
+\`BENCH_QUICK=1 npm run bench\` is a short version for iterating (smaller files, 1 run of 3 s) that
+does not write docs/. Single knobs: \`BENCH_HIT_FILES\`, \`BENCH_HIT_KIB\`, \`BENCH_WRK_THREADS\`,
+\`BENCH_WRK_CONNECTIONS\`, \`BENCH_WRK_SECONDS\`, \`BENCH_WRK_RUNS\`, \`BENCH_WRK_WARMUP_SECONDS\`,
+\`BENCH_BIG_MIB\`, \`BENCH_BIG_RUNS\`, \`BENCH_MISS_MIB\`, \`BENCH_MISS_FILES\`, \`BENCH_UPSTREAM_RATE\`,
+\`BENCH_UPSTREAM_MAX_CHUNK\`, \`BENCH_FLOCK_MIB\`, \`BENCH_FLOCK_CLIENTS\`, \`BENCH_SLOW_RATE\` (bytes/s),
+\`BENCH_CLIENT_THREADS\`, \`BENCH_ITEMS\` (e.g. \`3,4\`: run only those items), \`BENCH_TIMEOUT_MIN\`,
+\`BENCH_SKIP_BUILD=1\`, \`BENCH_WRITE_DOCS=0|1\`, \`BENCH_KEEP=1\` (keep the scratch
+directory and its logs). \`PORTCACHE_*\` variables in the environment are passed to portcache, except
+host, port, cache directory and mirrors, which the script sets. nginx-light and wrk are installed with
+apt-get when missing. The exit status is 0 even when a limit is missed; it is non-zero only when the
+benchmark itself could not run.
+`;
+}
