@@ -6,6 +6,7 @@ import { Test } from '@nestjs/testing';
 import { APP_OPTIONS, configureApp, createFastifyAdapter } from '../../src/app.js';
 import { AppModule } from '../../src/app.module.js';
 import { DiskIo } from '../../src/cache/disk-io.js';
+import { MirrorBalancer } from '../../src/mirrors/mirror-balancer.service.js';
 
 export interface RunningPortcache {
   app: NestFastifyApplication;
@@ -29,6 +30,8 @@ export async function startPortcache(
   });
   if (overrides.diskIo) builder = builder.overrideProvider(DiskIo).useValue(overrides.diskIo);
   const moduleRef = await builder.compile();
+  // Tests assert which mirror is asked when: no random exploration.
+  moduleRef.get(MirrorBalancer).explorationRate = 0;
   const app = configureApp(
     moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(), {
       ...APP_OPTIONS,
