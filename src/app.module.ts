@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { AdminModule } from './admin/admin.module.js';
 import { CommonModule } from './common/common.module.js';
 import { PortcacheConfigModule } from './config/config.module.js';
@@ -15,6 +16,7 @@ export class AppModule {
       imports: [
         PortcacheConfigModule.forRoot(env),
         CommonModule,
+        ScheduleModule.forRoot(),
         MetricsModule,
         DistfileModule,
         AdminModule,

@@ -24,6 +24,11 @@ export const APP_OPTIONS = { forceCloseConnections: true } as const;
 /** Settings shared by the server and the end-to-end tests. */
 export function configureApp(app: INestApplication): NestFastifyApplication {
   app.useGlobalFilters(new HttpErrorFilter());
+  // `portcache import` uploads a file: the handler streams request.raw, nothing is buffered.
+  (app as NestFastifyApplication)
+    .getHttpAdapter()
+    .getInstance()
+    .addContentTypeParser('application/octet-stream', (_request, _payload, done) => done(null));
   app.enableShutdownHooks();
   return app as NestFastifyApplication;
 }

@@ -1,4 +1,7 @@
 #!/usr/bin/env node
+import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
+import type { Readable } from 'node:stream';
 import { request } from 'undici';
 
 const USAGE = `usage: portcache <command> [args]
@@ -6,36 +9,116 @@ const USAGE = `usage: portcache <command> [args]
 Talks to a running portcache through its admin API.
   status            readiness of the server
   mirrors           each upstream mirror's health and scores
+  resolve <name>    what the repositories say about a distfile, whether it is cached, and
+                    where portcache would fetch it from, in order, with the reason for each
+  import <file> [name]
+                    add a file you downloaded yourself (fetch-restricted distfiles); it is
+                    checked against the Manifest (needs PORTCACHE_ADMIN_TOKEN)
   delete <name>     remove a cached distfile (needs PORTCACHE_ADMIN_TOKEN)
 
 Environment: PORTCACHE_URL (default http://127.0.0.1:8080), PORTCACHE_ADMIN_TOKEN.`;
 
-async function call(method: 'GET' | 'DELETE', path: string): Promise<number> {
+interface Answer {
+  status: number;
+  json?: unknown;
+  text: string;
+}
+
+async function send(method: 'GET' | 'DELETE' | 'PUT', path: string, body?: Readable): Promise<Answer> {
   const base = (process.env.PORTCACHE_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
   const headers: Record<string, string> = {};
   if (process.env.PORTCACHE_ADMIN_TOKEN)
     headers.authorization = `Bearer ${process.env.PORTCACHE_ADMIN_TOKEN}`;
-  const response = await request(`${base}${path}`, { method, headers });
+  if (body) headers['content-type'] = 'application/octet-stream';
+  const response = await request(`${base}${path}`, { method, headers, body });
   const text = await response.body.text();
-  let shown = text;
   try {
-    const json = JSON.parse(text) as { message?: string };
-    shown = response.statusCode >= 400 && json.message ? json.message : JSON.stringify(json, null, 2);
-  } catch {}
-  (response.statusCode >= 400 ? console.error : console.log)(shown.trimEnd());
-  return response.statusCode >= 400 ? 1 : 0;
+    return { status: response.statusCode, json: JSON.parse(text), text };
+  } catch {
+    return { status: response.statusCode, text };
+  }
+}
+
+/** Prints the answer (the error message alone on failure); the exit code. */
+function show({ status, json, text }: Answer, format: (json: never) => string = pretty): number {
+  if (status >= 400) {
+    console.error(((json as { message?: string })?.message ?? text).trimEnd());
+    return 1;
+  }
+  console.log(json === undefined ? text.trimEnd() : format(json as never));
+  return 0;
+}
+
+const pretty = (json: unknown) => JSON.stringify(json, null, 2);
+
+interface Explained {
+  name: string;
+  index: {
+    ready: boolean;
+    known: boolean;
+    size?: number | null;
+    BLAKE2B?: string | null;
+    verifiable?: boolean;
+    conflict?: string | null;
+    packages?: Array<{ repo: string; cpv: string; restrict: string[]; uris: string[] }>;
+  };
+  cache: { cached: boolean; filling: boolean; size?: number; matchesIndex?: boolean | string | null };
+  refusal: string | null;
+  sources: Array<{ kind: string; url?: string; mirrors?: string[]; reason: string }>;
+}
+
+function formatExplained(e: Explained): string {
+  const lines = [e.name];
+  if (!e.index.ready) lines.push('  index: still being built');
+  else if (!e.index.known) lines.push('  index: unknown to every repository');
+  else {
+    lines.push(
+      `  size: ${e.index.size ?? 'unknown'}${e.index.verifiable ? ' (verifiable)' : ' (not verifiable)'}`,
+    );
+    if (e.index.BLAKE2B) lines.push(`  BLAKE2B: ${e.index.BLAKE2B}`);
+    if (e.index.conflict) lines.push(`  conflict: ${e.index.conflict}`);
+    for (const pkg of e.index.packages ?? []) {
+      const restrict = pkg.restrict.length > 0 ? ` RESTRICT=${pkg.restrict.join(',')}` : '';
+      lines.push(`  package: ${pkg.cpv}::${pkg.repo}${restrict}`);
+      for (const uri of pkg.uris) lines.push(`    ${uri}`);
+    }
+  }
+  const match = e.cache.matchesIndex;
+  const verdict =
+    match === true ? ', matches the Manifest' : typeof match === 'string' ? `, MISMATCH: ${match}` : '';
+  lines.push(
+    e.cache.cached
+      ? `  cached: ${e.cache.size} bytes${verdict}`
+      : `  cached: no${e.cache.filling ? ' (filling now)' : ''}`,
+  );
+  if (e.refusal) lines.push(`  not fetched: ${e.refusal}`);
+  e.sources.forEach((step, i) => {
+    const where = step.kind === 'mirrors' ? `mirrors ${(step.mirrors ?? []).join(' ')}` : step.url;
+    lines.push(`  ${i + 1}. ${where}`, `     ${step.reason}`);
+  });
+  return lines.join('\n');
 }
 
 async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   switch (command) {
     case 'status':
-      return call('GET', '/health/ready');
+      return show(await send('GET', '/health/ready'));
     case 'mirrors':
-      return call('GET', '/api/v1/mirrors');
+      return show(await send('GET', '/api/v1/mirrors'));
+    case 'resolve':
+      if (rest.length !== 1) break;
+      return show(await send('GET', `/api/v1/distfiles/${encodeURIComponent(rest[0])}`), formatExplained);
+    case 'import': {
+      if (rest.length < 1 || rest.length > 2) break;
+      const name = rest[1] ?? basename(rest[0]);
+      return show(
+        await send('PUT', `/api/v1/distfiles/${encodeURIComponent(name)}`, createReadStream(rest[0])),
+      );
+    }
     case 'delete':
       if (rest.length !== 1) break;
-      return call('DELETE', `/api/v1/distfiles/${encodeURIComponent(rest[0])}`);
+      return show(await send('DELETE', `/api/v1/distfiles/${encodeURIComponent(rest[0])}`));
     case undefined:
     case 'help':
     case '--help':

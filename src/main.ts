@@ -1,3 +1,4 @@
+import './v8-flags.js';
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
 import { Logger } from '@nestjs/common';

@@ -126,6 +126,17 @@ describe('distfiles: hits, misses and the mirror protocol', () => {
     expect(beyond.headers['content-range']).toBe(`bytes */${HASHED.length}`);
   });
 
+  it('serves a hit only under its own hashed directory, and with a query string too', async () => {
+    const name = 'hashed-1.0.tar.gz';
+    const wrong = blake2bPrefix(name) === '00' ? '01' : '00';
+    const misplaced = await fetchDistfile(`${portcache.url}/distfiles/${wrong}/${name}`);
+    expect(misplaced.status).toBe(404);
+    expect(misplaced.body.toString()).toContain(`belongs in ${blake2bPrefix(name)}/`);
+    const query = await fetchDistfile(`${portcache.url}/distfiles/${blake2bPrefix(name)}/${name}?x=1`);
+    expect(query.status).toBe(200);
+    expect(query.body.equals(HASHED)).toBe(true);
+  });
+
   it('answers HEAD from disk on a hit and with 404 on a miss, never asking upstream', async () => {
     const hit = await fetchDistfile(`${portcache.url}/distfiles/hashed-1.0.tar.gz`, { method: 'HEAD' });
     expect(hit.status).toBe(200);

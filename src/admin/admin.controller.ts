@@ -6,12 +6,17 @@ import {
   HttpCode,
   NotFoundException,
   Param,
+  Put,
+  Req,
   UseGuards,
 } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 import { CacheStore } from '../cache/cache-store.service.js';
 import { validateDistfileName } from '../distfile/distfile-name.js';
 import { FillService } from '../fills/fill.service.js';
 import { MirrorBalancer } from '../mirrors/mirror-balancer.service.js';
+import { manifestMismatch } from '../repository/manifest-check.js';
+import { SrcUriResolver } from '../repository/src-uri-resolver.service.js';
 import { AdminTokenGuard } from './admin-token.guard.js';
 
 @Controller('api/v1')
@@ -20,12 +25,73 @@ export class AdminController {
     private readonly store: CacheStore,
     private readonly fills: FillService,
     private readonly balancer: MirrorBalancer,
+    private readonly resolver: SrcUriResolver,
   ) {}
 
   /** Each mirror's health and scores, best first. */
   @Get('mirrors')
   mirrors() {
     return this.balancer.snapshot();
+  }
+
+  /** SRC_URI hosts asked so far, with the same health state as mirrors. */
+  @Get('hosts')
+  hosts() {
+    return this.balancer.hostsSnapshot();
+  }
+
+  /** What portcache knows about a distfile and where it would fetch it from, with reasons. */
+  @Get('distfiles/:name')
+  explain(@Param('name') name: string) {
+    validateDistfileName(name);
+    const { entry, plan, mirrors } = this.fills.explain(name);
+    const file = this.store.get(name);
+    return {
+      name,
+      index: {
+        ready: this.resolver.ready,
+        known: entry !== undefined,
+        ...(entry && {
+          size: entry.size ?? null,
+          BLAKE2B: entry.BLAKE2B ?? null,
+          SHA512: entry.SHA512 ?? null,
+          verifiable: entry.verifiable,
+          conflict: entry.conflict ?? null,
+          packages: entry.sources.map((source) => ({
+            repo: source.repo,
+            cpv: source.cpv,
+            restrict: Object.entries(source.restrict)
+              .filter(([, on]) => on)
+              .map(([flag]) => flag),
+            uris: source.uris.map((uri) => (uri.lifts ? `${uri.lifts}+${uri.url}` : uri.url)),
+          })),
+        }),
+      },
+      cache: {
+        cached: file !== undefined,
+        filling: this.fills.isFilling(name),
+        ...(file && {
+          ...file.digests,
+          matchesIndex: entry?.verifiable ? (manifestMismatch(file.digests, entry) ?? true) : null,
+        }),
+      },
+      refusal: plan.refusal ?? null,
+      sources: plan.steps.map((step) =>
+        step.kind === 'mirrors'
+          ? { kind: 'mirrors', mirrors, reason: step.reason }
+          : { kind: 'uri', url: step.url, reason: step.reason },
+      ),
+    };
+  }
+
+  /** Adds a file downloaded by hand (fetch-restricted distfiles); the body is the file. */
+  @Put('distfiles/:name')
+  @UseGuards(AdminTokenGuard)
+  @HttpCode(201)
+  async importDistfile(@Param('name') name: string, @Req() request: FastifyRequest) {
+    validateDistfileName(name);
+    const { digests, verified } = await this.fills.importFile(name, request.raw);
+    return { imported: name, ...digests, verified };
   }
 
   @Delete('distfiles/:name')

@@ -2,12 +2,13 @@ import { Module } from '@nestjs/common';
 import { CacheModule } from '../cache/cache.module.js';
 import { FillsModule } from '../fills/fills.module.js';
 import { MirrorsModule } from '../mirrors/mirrors.module.js';
+import { RepositoryModule } from '../repository/repository.module.js';
 import { AdminController } from './admin.controller.js';
 import { AdminTokenGuard } from './admin-token.guard.js';
 
 @Module({
   controllers: [AdminController],
-  imports: [CacheModule, FillsModule, MirrorsModule],
+  imports: [CacheModule, FillsModule, MirrorsModule, RepositoryModule],
   providers: [AdminTokenGuard],
 })
 export class AdminModule {}

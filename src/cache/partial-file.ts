@@ -1,10 +1,22 @@
 import { EventEmitter } from 'node:events';
-import type { promises as fs } from 'node:fs';
-import { Readable } from 'node:stream';
+import { type promises as fs, readSync } from 'node:fs';
 import { DigestAccumulator, type Digests } from './digests.js';
 import type { DiskIo } from './disk-io.js';
+import type { FileSource } from './file-source.js';
+import { RecentBytes } from './recent-bytes.js';
+import { countFilledBytes } from './young-garbage.js';
 
-const READ_CHUNK = 256 * 1024;
+/**
+ * Waiting readers are woken when this many new bytes are on disk, or this long after the first
+ * of them: fewer, bigger reads and writes per client than one per upstream chunk.
+ */
+const WAKE_BYTES = 256 * 1024;
+const WAKE_MS = 5;
+/** Bytes kept in memory behind the end of the fill (see RecentBytes). */
+const RECENT_BYTES = 1024 * 1024;
+const RECENT_CHUNKS = 32;
+/** At most this much per read from memory: what a response holds while its socket drains. */
+const RECENT_READ = 256 * 1024;
 
 export type PartialStatus = 'filling' | 'ended' | 'committed' | 'failed';
 
@@ -12,6 +24,7 @@ export type PartialStatus = 'filling' | 'ended' | 'committed' | 'failed';
  * A distfile being written to a temporary file. The file on disk is the source of truth:
  * every client reads it through its own reader, which follows the file as it grows, so a
  * late joiner gets the bytes already written at once and a slow one never holds up the fill.
+ * Readers that keep up get the newest bytes from memory (RecentBytes) instead of the file.
  */
 export class PartialFile extends EventEmitter {
   /** Total length once known (upstream Content-Length, later the Manifest). */
@@ -26,6 +39,10 @@ export class PartialFile extends EventEmitter {
   private readonly startedAt = performance.now();
   private openReaders = 0;
   private closed = false;
+  /** `written` when waiting readers were last woken. */
+  private wokenAt = 0;
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private readonly recent = new RecentBytes(RECENT_BYTES, RECENT_CHUNKS);
 
   constructor(
     readonly name: string,
@@ -39,13 +56,27 @@ export class PartialFile extends EventEmitter {
     this.setMaxListeners(0);
   }
 
+  /**
+   * Set for a fill the Manifest can verify: its last byte reaches no client before the whole
+   * file has passed the check (commit), so no response completes with unverified bytes.
+   */
+  holdBackLastByte = false;
+
   /** Bytes a reader may hand to a client now. */
   get readable(): number {
-    return this.written;
+    if (!this.holdBackLastByte || this.status === 'committed' || this.expectedSize === undefined) {
+      return this.written;
+    }
+    return Math.min(this.written, this.expectedSize - 1);
   }
 
   get done(): boolean {
     return this.status === 'ended' || this.status === 'committed';
+  }
+
+  /** No byte will be added and every byte may be read. */
+  get complete(): boolean {
+    return this.done && this.readable === this.written;
   }
 
   async append(chunks: Buffer[]): Promise<void> {
@@ -54,15 +85,18 @@ export class PartialFile extends EventEmitter {
     const length = await this.io.writev(this.handle, chunks, this.written);
     if (generation !== this.generation) return;
     for (const chunk of chunks) this.digests.update(chunk);
+    this.recent.append(this.written, chunks);
     this.written += length;
-    this.emit('progress');
+    countFilledBytes(length);
+    if (this.wokenAt === 0 || this.written - this.wokenAt >= WAKE_BYTES) this.wake();
+    else this.wakeTimer ??= setTimeout(() => this.wake(), WAKE_MS);
   }
 
   /** All bytes are in: the size is final and readers may finish. Returns what was written. */
   end(): Digests {
     this.status = 'ended';
     this.expectedSize = this.written;
-    this.emit('progress');
+    this.wake();
     return this.digests.digest();
   }
 
@@ -73,9 +107,11 @@ export class PartialFile extends EventEmitter {
    */
   async restartFrom(position: number, digests: DigestAccumulator): Promise<void> {
     this.generation += 1;
-    this.emit('progress');
+    this.recent.clear(position);
+    this.wake();
     await this.handle.truncate(position);
     this.written = position;
+    this.wokenAt = position;
     this.digests = digests;
   }
 
@@ -87,7 +123,8 @@ export class PartialFile extends EventEmitter {
 
   markCommitted(): void {
     this.status = 'committed';
-    this.emit('progress');
+    this.recent.clear(this.written); // late readers read the committed bytes from the file
+    this.wake();
     this.closeIfUnused();
   }
 
@@ -95,17 +132,31 @@ export class PartialFile extends EventEmitter {
     if (this.status === 'failed') return;
     this.status = 'failed';
     this.failure = error;
-    this.emit('progress');
+    this.recent.clear(this.written);
+    this.wake();
     this.closeIfUnused();
   }
 
-  /** A stream of bytes [start, end) of this file, following the fill. `end` undefined: to the last byte. */
-  createReader(start = 0, end?: number): Readable {
+  /** Bytes [from, to) if they are still in memory. */
+  recentBytes(from: number, to: number): Buffer[] | undefined {
+    return this.recent.slice(from, to);
+  }
+
+  /** A reader of this file that follows the fill: it waits for bytes not written yet. */
+  openReader(): FileSource {
     this.openReaders += 1;
-    return new PartialFileReader(this, start, end, () => {
+    return new PartialFileReader(this, () => {
       this.openReaders -= 1;
       this.closeIfUnused();
     });
+  }
+
+  /** Wakes the readers waiting for bytes or for a change of status. */
+  private wake(): void {
+    clearTimeout(this.wakeTimer);
+    this.wakeTimer = undefined;
+    this.wokenAt = this.written;
+    this.emit('progress');
   }
 
   private closeIfUnused(): void {
@@ -115,85 +166,65 @@ export class PartialFile extends EventEmitter {
   }
 }
 
-class PartialFileReader extends Readable {
+/** Reads what the fill has written so far; for the rest, waits (up to the stall timeout) for progress. */
+class PartialFileReader implements FileSource {
   private readonly generation: number;
-  private reading = false;
-  private waiting = false;
-  private stallTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly file: PartialFile,
-    private position: number,
-    private readonly end: number | undefined,
-    private readonly onClose: () => void,
+    readonly close: () => void,
   ) {
-    super({ highWaterMark: READ_CHUNK });
     this.generation = file.generation;
   }
 
-  override _read(): void {
-    if (this.reading || this.waiting) return;
+  read(
+    position: number,
+    end: number,
+    buffer: Buffer,
+    callback: (error: Error | null, chunks: readonly Buffer[]) => void,
+  ): void {
+    let now: readonly Buffer[] | undefined;
+    try {
+      now = this.readNow(position, end, buffer);
+    } catch (error) {
+      callback(error as Error, []);
+      return;
+    }
+    if (now) {
+      callback(null, now);
+      return;
+    }
     const file = this.file;
-    if (file.generation !== this.generation) {
-      this.destroy(new Error(`${file.name}: upstream bytes changed during the fill`));
-      return;
-    }
-    const limit = Math.min(this.end ?? Number.POSITIVE_INFINITY, file.readable);
-    if (this.position < limit) {
-      this.readChunk(Math.min(limit - this.position, READ_CHUNK));
-      return;
-    }
-    if (file.status === 'failed') {
-      this.destroy(file.failure ?? new Error(`${file.name}: fill failed`));
-      return;
-    }
-    const last = this.end ?? (file.done ? file.written : undefined);
-    if (last !== undefined && this.position >= last) {
-      this.push(null);
-      return;
-    }
-    this.waiting = true;
-    this.stallTimer = setTimeout(() => {
+    const stallTimer = setTimeout(() => {
       file.off('progress', onProgress);
-      this.waiting = false;
-      this.destroy(new Error(`${file.name}: no bytes from upstream for ${file.readerStallMs} ms`));
+      callback(new Error(`${file.name}: no bytes from upstream for ${file.readerStallMs} ms`), []);
     }, file.readerStallMs);
     const onProgress = () => {
-      clearTimeout(this.stallTimer);
-      this.waiting = false;
-      if (!this.destroyed) this._read();
+      clearTimeout(stallTimer);
+      this.read(position, end, buffer, callback);
     };
     file.once('progress', onProgress);
   }
 
-  private readChunk(length: number): void {
-    this.reading = true;
-    const buffer = Buffer.allocUnsafe(length);
-    this.file.handle.read(buffer, 0, length, this.position).then(
-      ({ bytesRead }) => {
-        this.reading = false;
-        if (this.destroyed) return;
-        if (this.file.generation !== this.generation) {
-          this.destroy(new Error(`${this.file.name}: upstream bytes changed during the fill`));
-          return;
-        }
-        if (bytesRead === 0) {
-          this.destroy(new Error(`${this.file.name}: temporary file shrank while reading`));
-          return;
-        }
-        this.position += bytesRead;
-        if (this.push(bytesRead === length ? buffer : buffer.subarray(0, bytesRead))) this._read();
-      },
-      (error: Error) => {
-        this.reading = false;
-        this.destroy(error);
-      },
-    );
+  /** The bytes at `position` (none: the end) if there is an answer without waiting; throws a failure. */
+  private readNow(position: number, end: number, buffer: Buffer): readonly Buffer[] | undefined {
+    const file = this.file;
+    if (file.generation !== this.generation) throw this.changed();
+    const limit = Math.min(end, file.readable);
+    if (position < limit) {
+      const recent = file.recentBytes(position, Math.min(limit, position + RECENT_READ));
+      if (recent) return recent;
+      // Just written, so in the page cache: a synchronous read costs less than a thread-pool hop.
+      const length = Math.min(buffer.length, limit - position);
+      const bytesRead = readSync(file.handle.fd, buffer, 0, length, position);
+      if (bytesRead === 0) throw new Error(`${file.name}: temporary file shrank while reading`);
+      return [buffer.subarray(0, bytesRead)];
+    }
+    if (file.status === 'failed') throw file.failure ?? new Error(`${file.name}: fill failed`);
+    return file.complete ? [] : undefined;
   }
 
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    clearTimeout(this.stallTimer);
-    this.onClose();
-    callback(error);
+  private changed(): Error {
+    return new Error(`${this.file.name}: upstream bytes changed during the fill`);
   }
 }

@@ -49,7 +49,11 @@ describe('PortcacheConfig', () => {
     ['PORTCACHE_CONNECT_TIMEOUT', '10'],
     ['PORTCACHE_STALL_TIMEOUT', 'soon'],
     ['PORTCACHE_ADMIN_TOKEN', 'short'],
-    ['PORTCACHE_MEMORY_CACHE', 'lots'],
+    ['PORTCACHE_MIN_RATE', 'fast'],
+    ['PORTCACHE_REPOS', '--all'],
+    ['PORTCACHE_SYNC_REPOS', 'github.com/gentoo-mirror/gentoo'],
+    ['PORTCACHE_SYNC_INTERVAL', 'hourly'],
+    ['PORTCACHE_QUARANTINE_DAYS', '2w'],
   ];
   it.each(bad)('refuses %s=%j, naming the variable, the value and what is allowed', (name, value) => {
     expect(() => PortcacheConfig.fromEnv({ [name]: value })).toThrow(

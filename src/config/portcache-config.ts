@@ -13,8 +13,6 @@ export class PortcacheConfig {
   connectTimeoutMs: number;
   stallTimeoutMs: number;
   adminToken: string | undefined;
-  /** Bytes of small, hot files kept in memory. */
-  memoryCacheBytes: number;
   /** Simultaneous upstream downloads; further misses queue. */
   maxFills: number;
   /** How long a miss may wait for a fill slot before 503. */
@@ -23,6 +21,17 @@ export class PortcacheConfig {
   minRate: number;
   /** Simultaneous requests to one mirror. */
   mirrorConcurrency: number;
+  /** Repository directories given by PORTCACHE_REPOS (absolute); empty: found as Portage does. */
+  repos: string[];
+  /** Absolute; synced repositories live under it. */
+  dataDir: string;
+  /** Git URLs of repositories portcache clones and fetches itself. */
+  syncRepos: string[];
+  syncIntervalMs: number;
+  /** How often repositories on disk are checked for changes (a cheap stat when nothing changed). */
+  repoCheckIntervalMs: number;
+  /** Days a file that failed verification is kept for inspection. */
+  quarantineDays: number;
 
   static fromEnv(raw: Record<string, string | undefined>): PortcacheConfig {
     return PortcacheConfig.fromValidated(validateEnv(raw));
@@ -37,11 +46,16 @@ export class PortcacheConfig {
     config.connectTimeoutMs = parseDuration(env.PORTCACHE_CONNECT_TIMEOUT) as number;
     config.stallTimeoutMs = parseDuration(env.PORTCACHE_STALL_TIMEOUT) as number;
     config.adminToken = env.PORTCACHE_ADMIN_TOKEN;
-    config.memoryCacheBytes = parseSize(env.PORTCACHE_MEMORY_CACHE) as number;
     config.maxFills = Number(env.PORTCACHE_MAX_FILLS);
     config.queueWaitMs = parseDuration(env.PORTCACHE_QUEUE_WAIT) as number;
     config.minRate = parseSize(env.PORTCACHE_MIN_RATE) as number;
     config.mirrorConcurrency = Number(env.PORTCACHE_MIRROR_CONCURRENCY);
+    config.repos = parseList(env.PORTCACHE_REPOS ?? '').map((path) => resolve(path));
+    config.dataDir = resolve(env.PORTCACHE_DATA_DIR);
+    config.syncRepos = parseList(env.PORTCACHE_SYNC_REPOS ?? '');
+    config.syncIntervalMs = parseDuration(env.PORTCACHE_SYNC_INTERVAL) as number;
+    config.repoCheckIntervalMs = parseDuration(env.PORTCACHE_REPO_CHECK_INTERVAL) as number;
+    config.quarantineDays = Number(env.PORTCACHE_QUARANTINE_DAYS);
     return config;
   }
 }

@@ -31,6 +31,25 @@ function IsUrlList(options?: ValidationOptions) {
   );
 }
 
+function IsGitUrlList(options?: ValidationOptions) {
+  return ValidateBy(
+    {
+      name: 'isGitUrlList',
+      validator: { validate: (v) => typeof v === 'string' && parseList(v).every(isGitUrl) },
+    },
+    {
+      message:
+        'must be whitespace-separated git URLs (https://, http://, ssh://, git://, file://) or absolute paths',
+      ...options,
+    },
+  );
+}
+
+function isGitUrl(text: string): boolean {
+  if (text.startsWith('/')) return true;
+  return /^(https?|ssh|git|file):\/\/[^\s]+$/.test(text);
+}
+
 function isHttpUrl(text: string): boolean {
   try {
     const url = new URL(text);
@@ -71,9 +90,6 @@ export class PortcacheEnv {
   @Matches(/^[\x21-\x7e]{16,}$/, { message: 'must be at least 16 printable characters without spaces' })
   PORTCACHE_ADMIN_TOKEN?: string;
 
-  @IsSize()
-  PORTCACHE_MEMORY_CACHE: string;
-
   @Matches(/^[1-9]\d{0,3}$/, { message: 'must be a whole number from 1 to 9999' })
   PORTCACHE_MAX_FILLS: string;
 
@@ -85,9 +101,32 @@ export class PortcacheEnv {
 
   @Matches(/^[1-9]\d{0,3}$/, { message: 'must be a whole number from 1 to 9999' })
   PORTCACHE_MIRROR_CONCURRENCY: string;
+
+  @IsOptional()
+  @Matches(/^\s*[^\s-]/, { message: 'must be whitespace-separated repository directories' })
+  PORTCACHE_REPOS?: string;
+
+  @Matches(/\S/, { message: 'must be a directory path' })
+  PORTCACHE_DATA_DIR: string;
+
+  @IsOptional()
+  @IsGitUrlList()
+  PORTCACHE_SYNC_REPOS?: string;
+
+  @IsDuration()
+  PORTCACHE_SYNC_INTERVAL: string;
+
+  @IsDuration()
+  PORTCACHE_REPO_CHECK_INTERVAL: string;
+
+  @Matches(/^\d{1,4}$/, { message: 'must be a whole number of days from 0 to 9999' })
+  PORTCACHE_QUARANTINE_DAYS: string;
 }
 
-export const DEFAULTS: Omit<PortcacheEnv, 'PORTCACHE_ADMIN_TOKEN'> = {
+export const DEFAULTS: Omit<
+  PortcacheEnv,
+  'PORTCACHE_ADMIN_TOKEN' | 'PORTCACHE_REPOS' | 'PORTCACHE_SYNC_REPOS'
+> = {
   PORTCACHE_HOST: '::',
   PORTCACHE_PORT: '8080',
   PORTCACHE_CACHE_DIR: './var/cache/distfiles',
@@ -95,11 +134,14 @@ export const DEFAULTS: Omit<PortcacheEnv, 'PORTCACHE_ADMIN_TOKEN'> = {
     'https://distfiles.gentoo.org https://gentoo.osuosl.org https://ftp.halifax.rwth-aachen.de/gentoo',
   PORTCACHE_CONNECT_TIMEOUT: '10s',
   PORTCACHE_STALL_TIMEOUT: '15s',
-  PORTCACHE_MEMORY_CACHE: '32M',
   PORTCACHE_MAX_FILLS: '16',
   PORTCACHE_QUEUE_WAIT: '10s',
   PORTCACHE_MIN_RATE: '32K',
   PORTCACHE_MIRROR_CONCURRENCY: '8',
+  PORTCACHE_DATA_DIR: './var/lib/portcache',
+  PORTCACHE_SYNC_INTERVAL: '1h',
+  PORTCACHE_REPO_CHECK_INTERVAL: '1m',
+  PORTCACHE_QUARANTINE_DAYS: '14',
 };
 
 export class ConfigError extends Error {}

@@ -13,6 +13,11 @@ export function validateDistfileName(name: string): string {
   return name;
 }
 
+/** validateDistfileName without the exception, for the hit fast path. */
+export function isValidDistfileName(name: string): boolean {
+  return nameProblem(name) === undefined;
+}
+
 function nameProblem(name: string): string | undefined {
   if (name.length === 0) return 'empty';
   if (name === '.' || name === '..') return `"${name}" is not a file name`;

@@ -1,10 +1,11 @@
 import { Module } from '@nestjs/common';
 import { CacheModule } from '../cache/cache.module.js';
 import { FillsModule } from '../fills/fills.module.js';
+import { VerificationModule } from '../verification/verification.module.js';
 import { DistfileController } from './distfile.controller.js';
 
 @Module({
   controllers: [DistfileController],
-  imports: [CacheModule, FillsModule],
+  imports: [CacheModule, FillsModule, VerificationModule],
 })
 export class DistfileModule {}

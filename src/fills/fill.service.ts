@@ -1,7 +1,15 @@
 import { Readable } from 'node:stream';
-import { type BeforeApplicationShutdown, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import {
+  BadRequestException,
+  type BeforeApplicationShutdown,
+  ConflictException,
+  Injectable,
+  Logger,
+  NotFoundException,
+  UnprocessableEntityException,
+} from '@nestjs/common';
 import { CacheStore } from '../cache/cache-store.service.js';
-import { DigestAccumulator } from '../cache/digests.js';
+import { DigestAccumulator, type Digests } from '../cache/digests.js';
 import type { PartialFile } from '../cache/partial-file.js';
 import { Clock } from '../common/clock.js';
 import { PortcacheConfig } from '../config/portcache-config.js';
@@ -15,8 +23,12 @@ import {
   UpstreamClient,
   type UpstreamResponse,
 } from '../mirrors/upstream-client.service.js';
+import type { DistfileEntry } from '../repository/distfile-snapshot.js';
+import { manifestMismatch } from '../repository/manifest-check.js';
+import { SrcUriResolver } from '../repository/src-uri-resolver.service.js';
 import { FillSlots, RetryLater } from './fill-slots.js';
 import { copyBodyToPartial, DiskWriteError } from './partial-file-sink.js';
+import { planSources, type SourcePlan } from './source-plan.js';
 
 /** Thrown when no source has the file; its message lists what was tried. */
 export class NotOnAnyMirror extends NotFoundException {
@@ -24,29 +36,56 @@ export class NotOnAnyMirror extends NotFoundException {
     name: string,
     readonly tried: string[],
   ) {
-    super(`${name} not found upstream (tried ${tried.join('; ') || 'no mirror'})`);
+    super(`${name} not found upstream (tried ${tried.join('; ') || 'no source'})`);
   }
 }
+
+/** The file must not be fetched (RESTRICT=fetch); the message tells the admin what to do. */
+export class FetchRestricted extends NotFoundException {}
 
 /** One running fill: `ready` resolves with the partial file once a source answered. */
 class Fill {
   partial: PartialFile | undefined;
-  readonly ready: Promise<PartialFile>;
-  fail!: (error: Error) => void;
+  ready!: Promise<PartialFile>;
   private resolve!: (partial: PartialFile) => void;
+  private reject!: (error: Error) => void;
 
-  constructor() {
-    this.ready = new Promise<PartialFile>((resolve, reject) => {
-      this.resolve = resolve;
-      this.fail = reject;
-    });
-    this.ready.catch(() => undefined);
+  constructor(
+    readonly plan: SourcePlan,
+    readonly entry: DistfileEntry | undefined,
+  ) {
+    this.renew();
   }
 
   announce(partial: PartialFile): void {
     this.partial = partial;
     this.resolve(partial);
   }
+
+  fail(error: Error): void {
+    this.reject(error);
+  }
+
+  /** The bytes so far were thrown away: requests from now on wait for the next source. */
+  restart(): void {
+    this.partial = undefined;
+    this.renew();
+  }
+
+  private renew(): void {
+    this.ready = new Promise<PartialFile>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.ready.catch(() => undefined);
+  }
+}
+
+/** Where one attempt fetches from: a mirror (its layout decides the path) or a SRC_URI. */
+interface Upstream {
+  /** The balancer's key: mirror base URL or the SRC_URI's origin. */
+  readonly key: string;
+  readonly url: string;
 }
 
 class SlowUpstream extends Error {}
@@ -77,15 +116,19 @@ export class FillService implements BeforeApplicationShutdown {
     private readonly upstream: UpstreamClient,
     private readonly clock: Clock,
     private readonly metrics: Metrics,
+    private readonly resolver: SrcUriResolver,
   ) {
     this.slots = new FillSlots(config.maxFills, config.maxFills * 16, config.queueWaitMs);
   }
 
-  /** The partial file of `name` once its source answered; rejects with NotOnAnyMirror or RetryLater. */
+  /** The partial file of `name` once its source answered; rejects with NotOnAnyMirror, FetchRestricted or RetryLater. */
   join(name: string): Promise<PartialFile> {
     const running = this.fills.get(name);
     if (running) return running.ready;
-    const fill = new Fill();
+    const entry = this.resolver.lookup(name);
+    const plan = planSources(name, entry);
+    if (plan.refusal) return Promise.reject(new FetchRestricted(plan.refusal));
+    const fill = new Fill(plan, entry);
     this.fills.set(name, fill);
     const run = this.run(name, fill)
       .catch((error: Error) => fill.fail(error))
@@ -112,6 +155,53 @@ export class FillService implements BeforeApplicationShutdown {
     return this.fills.get(name)?.partial;
   }
 
+  /**
+   * The Manifest size of a file a GET would fetch (HEAD answers with it without a fill); throws
+   * FetchRestricted for a file that will not be fetched.
+   */
+  knownSize(name: string): number | undefined {
+    const entry = this.resolver.lookup(name);
+    const plan = planSources(name, entry);
+    if (plan.refusal) throw new FetchRestricted(plan.refusal);
+    return entry?.verifiable ? entry.size : undefined;
+  }
+
+  /** What the index knows about `name` and where a miss would be fetched from (the explain API). */
+  explain(name: string): { entry: DistfileEntry | undefined; plan: SourcePlan; mirrors: string[] } {
+    const entry = this.resolver.lookup(name);
+    const mirrors = this.balancer.snapshot().map((mirror) => mirror.url);
+    return { entry, plan: planSources(name, entry), mirrors };
+  }
+
+  /**
+   * Puts a file the admin downloaded (fetch-restricted ones) into the cache: checked against
+   * the Manifest like a fill; a mismatch is quarantined and refused.
+   */
+  async importFile(name: string, body: Readable): Promise<{ digests: Digests; verified: boolean }> {
+    if (this.fills.has(name))
+      throw new ConflictException(`${name} is being filled; try again when it is done`);
+    const entry = this.resolver.lookup(name);
+    const partial = await this.store.createPartial(name);
+    try {
+      await copyBodyToPartial(body, partial);
+    } catch (error) {
+      await this.store.discard(partial);
+      partial.fail(error as Error);
+      throw new BadRequestException(`${name}: the upload broke off: ${(error as Error).message}`);
+    }
+    const digests = partial.end();
+    const mismatch = manifestMismatch(digests, entry);
+    if (mismatch) {
+      this.metrics.verificationFailures.inc({ where: 'import' });
+      partial.fail(new Error(mismatch));
+      await this.store.quarantinePartial(partial, `import: ${mismatch}`);
+      throw new UnprocessableEntityException(`${name}: ${mismatch}; not imported (kept in quarantine)`);
+    }
+    await this.store.commit(partial, digests);
+    this.logger.log(`${name}: imported ${digests.size} bytes${entry?.verifiable ? ', verified' : ''}`);
+    return { digests, verified: entry?.verifiable === true };
+  }
+
   isFilling(name: string): boolean {
     return this.fills.has(name);
   }
@@ -124,7 +214,7 @@ export class FillService implements BeforeApplicationShutdown {
     const lease = this.balancer.acquire(name);
     if (!lease) return undefined;
     try {
-      const response = await this.request(lease.mirror, name, from);
+      const response = await this.upstream.get(await this.mirrorUrl(lease.mirror, name), { from });
       const range = parseContentRange(headerValue(response.headers, 'content-range'));
       if (response.statusCode !== 206 || range?.start !== from || range.total !== size) {
         await response.body.dump().catch(() => undefined);
@@ -155,18 +245,13 @@ export class FillService implements BeforeApplicationShutdown {
     const releaseSlot = await this.slots.acquire().finally(() => this.metrics.fillsQueued.dec());
     this.metrics.fillsActive.inc();
     const tried: string[] = [];
-    const excluded = new Set<string>();
     try {
-      for (
-        let lease = await this.nextMirror(name, excluded);
-        lease;
-        lease = await this.nextMirror(name, excluded)
-      ) {
-        excluded.add(lease.mirror);
-        const attempt = await this.attempt(lease, name, fill).finally(() => lease.release());
-        if (attempt.final) return;
-        tried.push(`${new URL(lease.mirror).host}: ${attempt.reason}`);
-        if (fill.partial) this.metrics.failovers.inc();
+      for (const step of fill.plan.steps) {
+        const done =
+          step.kind === 'mirrors'
+            ? await this.tryMirrors(name, fill, tried)
+            : await this.tryUri(step.url, name, fill, tried);
+        if (done) return;
       }
       if (!fill.partial) {
         this.logger.warn(`${name}: not found upstream (${tried.join('; ')})`);
@@ -176,11 +261,48 @@ export class FillService implements BeforeApplicationShutdown {
       this.logger.warn(`${name}: fill failed at ${fill.partial.written} bytes (${tried.join('; ')})`);
       this.metrics.fills.inc({ result: 'failed' });
       await this.store.discard(fill.partial);
-      fill.partial.fail(new Error(`${name}: no mirror could finish it (${tried.join('; ')})`));
+      fill.partial.fail(new Error(`${name}: no source could finish it (${tried.join('; ')})`));
     } finally {
       this.metrics.fillsActive.dec();
       releaseSlot();
     }
+  }
+
+  /** The configured mirrors, best first; true once the fill has ended for good. */
+  private async tryMirrors(name: string, fill: Fill, tried: string[]): Promise<boolean> {
+    const excluded = new Set<string>();
+    for (
+      let lease = await this.nextMirror(name, excluded);
+      lease;
+      lease = await this.nextMirror(name, excluded)
+    ) {
+      excluded.add(lease.mirror);
+      const mirror = lease.mirror;
+      const attempt = await this.mirrorUrl(mirror, name)
+        .then(
+          (url) => this.attempt({ key: mirror, url }, name, fill),
+          (error) => this.failed(mirror, name, describeUpstreamError(error)),
+        )
+        .finally(() => lease.release());
+      if (attempt.final) return true;
+      tried.push(`${new URL(mirror).host}: ${attempt.reason}`);
+      if (fill.partial) this.metrics.failovers.inc();
+    }
+    return false;
+  }
+
+  /** One SRC_URI; true once the fill has ended for good. */
+  private async tryUri(url: string, name: string, fill: Fill, tried: string[]): Promise<boolean> {
+    const lease = this.balancer.acquireHost(url, name);
+    if (!lease) {
+      tried.push(`${url}: skipped, ${this.balancer.hostRefusal(url, name) ?? 'busy'}`);
+      return false;
+    }
+    const attempt = await this.attempt({ key: lease.mirror, url }, name, fill).finally(() => lease.release());
+    if (attempt.final) return true;
+    tried.push(`${url}: ${attempt.reason}`);
+    if (fill.partial) this.metrics.failovers.inc();
+    return false;
   }
 
   /** The next mirror to ask; waits (bounded) when the usable ones are only at their concurrency limit. */
@@ -194,28 +316,39 @@ export class FillService implements BeforeApplicationShutdown {
     return lease;
   }
 
-  /** Fetches `name` from one mirror: from 0, or resuming the partial file from its end. */
-  private async attempt(lease: MirrorLease, name: string, fill: Fill): Promise<Attempt> {
-    const mirror = lease.mirror;
+  /** Fetches `name` from one source: from 0, or resuming the partial file from its end. */
+  private async attempt(upstream: Upstream, name: string, fill: Fill): Promise<Attempt> {
+    const { key } = upstream;
     const partial = fill.partial;
     const offset = partial?.written ?? 0;
     const started = performance.now();
     let response: UpstreamResponse;
     try {
-      response = await this.request(mirror, name, offset);
+      response = await this.upstream.get(upstream.url, { from: offset });
     } catch (error) {
-      return this.failed(mirror, name, describeUpstreamError(error));
+      return this.failed(key, name, describeUpstreamError(error));
     }
-    this.balancer.recordResponse(mirror, performance.now() - started);
+    this.balancer.recordResponse(key, performance.now() - started);
     if (response.statusCode === 404 || response.statusCode === 410) {
-      this.balancer.recordNotFound(mirror, name);
+      this.balancer.recordNotFound(key, name);
       await response.body.dump().catch(() => undefined);
       return { final: false, reason: `HTTP ${response.statusCode}` };
     }
     const refusal = refuse(name, response, partial, offset);
     if (refusal) {
       await response.body.dump().catch(() => undefined);
-      return this.failed(mirror, name, refusal);
+      return this.failed(key, name, refusal);
+    }
+    const manifestSize = fill.entry?.verifiable ? fill.entry.size : undefined;
+    const length = contentLength(response);
+    // A resume's total was checked against the expected size (the Manifest's) by refuse().
+    const total = response.statusCode === 200 ? length : undefined;
+    if (manifestSize !== undefined && total !== undefined && total !== manifestSize) {
+      // Another version of the file: rejected before a byte of it reaches a client.
+      await response.body.dump().catch(() => undefined);
+      this.balancer.recordBadFile(key, name);
+      this.logger.warn(`${name}: ${upstream.url} has ${total} bytes, the Manifest says ${manifestSize}`);
+      return { final: false, reason: `size ${total}, not the Manifest's ${manifestSize}` };
     }
 
     let target = partial;
@@ -228,62 +361,94 @@ export class FillService implements BeforeApplicationShutdown {
         this.logger.error(`${name}: cannot create a temporary file: ${(error as Error).message}`);
         throw new RetryLater(`${name}: the cache cannot take new files right now`, 60);
       }
-      target.expectedSize = contentLength(response);
+      target.expectedSize = manifestSize ?? length;
+      target.holdBackLastByte = manifestSize !== undefined;
       target.lastModified = lastModified(response);
       fill.announce(target);
     } else if (response.statusCode === 200) {
-      const size = contentLength(response);
-      if (size === target.expectedSize) {
-        // The mirror cannot resume: it re-sends from 0 and the first `offset` bytes are compared.
+      if (length === target.expectedSize || (length === undefined && manifestSize !== undefined)) {
+        // The source cannot resume: it re-sends from 0 and the first `offset` bytes are compared.
         compareUntil = offset;
       } else {
         // Another length is another file: its clients are cut off and it starts over.
-        this.logger.warn(`${name}: ${mirror} has it with another length (${size}); clients restarted`);
+        this.logger.warn(
+          `${name}: ${upstream.url} has it with another length (${length}); clients restarted`,
+        );
         await target.restartFrom(0, new DigestAccumulator());
-        target.expectedSize = size;
+        target.expectedSize = manifestSize ?? length;
       }
     }
-    return this.transfer(mirror, name, response, target, compareUntil);
+    return this.transfer(upstream, name, response, target, compareUntil, fill);
   }
 
   private async transfer(
-    mirror: string,
+    upstream: Upstream,
     name: string,
     response: UpstreamResponse,
     partial: PartialFile,
     compareUntil: number,
+    fill: Fill,
   ): Promise<Attempt> {
+    const { key } = upstream;
     const startBytes = partial.written;
     const started = performance.now();
-    const stopSlowWatch = this.watchRate(mirror, name, response, partial);
+    const stopSlowWatch = this.watchRate(key, name, response, partial);
     try {
       await copyBodyToPartial(response.body, partial, {
         compareUntil,
         onDifferent: (position) =>
-          this.logger.warn(`${name}: ${mirror} has different bytes from ${position} on; clients restarted`),
+          this.logger.warn(
+            `${name}: ${upstream.url} has different bytes from ${position} on; clients restarted`,
+          ),
       });
       if (partial.expectedSize !== undefined && partial.written !== partial.expectedSize) {
         throw new Error(`sent ${partial.written} of ${partial.expectedSize} bytes`);
       }
     } catch (error) {
-      this.countTransfer(mirror, partial.written - startBytes, started);
+      this.countTransfer(key, partial.written - startBytes, started);
       if (error instanceof DiskWriteError) return this.abandon(partial, error.message);
       const reason = error instanceof SlowUpstream ? error.message : describeUpstreamError(error);
-      if (!(error instanceof SlowUpstream)) return this.failed(mirror, name, reason);
-      this.logger.warn(`${name}: leaving ${mirror}: ${reason}`);
+      if (!(error instanceof SlowUpstream)) return this.failed(key, name, reason);
+      this.logger.warn(`${name}: leaving ${upstream.url}: ${reason}`);
       return { final: false, reason };
     } finally {
       stopSlowWatch();
     }
-    this.countTransfer(mirror, partial.written - startBytes, started);
+    this.countTransfer(key, partial.written - startBytes, started);
+    const digests = partial.end();
+    const mismatch = manifestMismatch(digests, fill.entry);
+    if (mismatch) return this.rejectBytes(upstream, fill, partial, mismatch);
     try {
-      await this.store.commit(partial, partial.end());
+      await this.store.commit(partial, digests);
     } catch (error) {
       return this.abandon(partial, `could not be committed: ${(error as Error).message}`);
     }
     this.metrics.fills.inc({ result: 'committed' });
-    this.logger.log(`${name}: cached ${partial.written} bytes from ${mirror}`);
+    this.logger.log(`${name}: cached ${partial.written} bytes from ${upstream.url}`);
     return { final: true };
+  }
+
+  /**
+   * The whole file arrived but is not what the Manifest describes: its clients are cut off
+   * (they never got the last byte), the bytes go to quarantine, and the fill starts over from
+   * the next source.
+   */
+  private async rejectBytes(
+    upstream: Upstream,
+    fill: Fill,
+    partial: PartialFile,
+    mismatch: string,
+  ): Promise<Attempt> {
+    const name = partial.name;
+    this.balancer.recordBadFile(upstream.key, name);
+    this.metrics.fills.inc({ result: 'rejected' });
+    this.metrics.verificationFailures.inc({ where: 'fill' });
+    partial.fail(new Error(`${name}: ${mismatch}`));
+    fill.restart();
+    await this.store
+      .quarantinePartial(partial, `from ${upstream.url}: ${mismatch}`)
+      .catch(() => this.store.discard(partial));
+    return { final: false, reason: mismatch };
   }
 
   /** The bytes were fine but the cache could not take them: fail the fill, blame no mirror. */
@@ -332,14 +497,15 @@ export class FillService implements BeforeApplicationShutdown {
     this.countUpstream(mirror, bytes);
   }
 
-  private countUpstream(mirror: string, bytes: number): void {
-    this.metrics.upstreamBytes.inc({ mirror: new URL(mirror).host }, bytes);
+  private countUpstream(key: string, bytes: number): void {
+    const label = this.config.mirrors.includes(key) ? new URL(key).host : 'src_uri';
+    this.metrics.upstreamBytes.inc({ mirror: label }, bytes);
   }
 
-  private async request(mirror: string, name: string, from: number): Promise<UpstreamResponse> {
+  private async mirrorUrl(mirror: string, name: string): Promise<string> {
     const layout = await this.layouts.layoutOf(mirror);
     const path = layoutPath(layout, name).split('/').map(encodeURIComponent).join('/');
-    return this.upstream.get(`${mirror}/distfiles/${path}`, { from });
+    return `${mirror}/distfiles/${path}`;
   }
 }
 

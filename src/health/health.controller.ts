@@ -2,14 +2,20 @@ import { access, constants } from 'node:fs/promises';
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { PortcacheConfig } from '../config/portcache-config.js';
+import { SrcUriResolver } from '../repository/src-uri-resolver.service.js';
 
-/** Kubernetes probes: live = the process answers; ready = the cache directory is writable. */
+/**
+ * Kubernetes probes: live = the process answers; ready = the cache directory is writable. Ready
+ * also reports whether the repository index is built; hits and mirror fills are served while it
+ * builds, so it does not hold readiness back.
+ */
 @Controller('health')
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly config: PortcacheConfig,
+    private readonly resolver: SrcUriResolver,
   ) {}
 
   @Get('live')
@@ -21,7 +27,16 @@ export class HealthController {
   @Get('ready')
   @HealthCheck()
   ready() {
-    return this.health.check([() => this.cacheDirWritable()]);
+    return this.health.check([() => this.cacheDirWritable(), () => this.index()]);
+  }
+
+  private index() {
+    const snapshot = this.resolver.snapshot;
+    return this.indicators.check('index').up({
+      built: snapshot !== undefined,
+      distfiles: snapshot?.size ?? 0,
+      repositories: snapshot?.repositories.map((repo) => repo.name) ?? [],
+    });
   }
 
   private async cacheDirWritable() {

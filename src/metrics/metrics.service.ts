@@ -15,7 +15,7 @@ export class Metrics {
 
   readonly fills = new Counter({
     name: 'portcache_fills_total',
-    help: 'Finished upstream fills by result (committed, failed, not_found)',
+    help: 'Finished upstream fills by result (committed, failed, not_found, rejected: bytes failed the Manifest)',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
@@ -28,7 +28,7 @@ export class Metrics {
 
   readonly upstreamBytes = new Counter({
     name: 'portcache_upstream_bytes_total',
-    help: 'Bytes received from upstream mirrors',
+    help: 'Bytes received from upstream, by mirror host (SRC_URI hosts together as src_uri)',
     labelNames: ['mirror'] as const,
     registers: [this.registry],
   });
@@ -42,6 +42,19 @@ export class Metrics {
   readonly fillsQueued = new Gauge({
     name: 'portcache_fills_queued',
     help: 'Misses waiting for a fill slot',
+    registers: [this.registry],
+  });
+
+  readonly verificationFailures = new Counter({
+    name: 'portcache_verification_failures_total',
+    help: 'Files that did not match their Manifest, by where they were caught (fill, cache, import)',
+    labelNames: ['where'] as const,
+    registers: [this.registry],
+  });
+
+  readonly indexDistfiles = new Gauge({
+    name: 'portcache_index_distfiles',
+    help: 'Distfiles the repository index knows',
     registers: [this.registry],
   });
 

@@ -8,6 +8,10 @@ const BASE_BACKOFF_MS = 30_000;
 const MAX_BACKOFF_MS = 15 * 60_000;
 const NOT_FOUND_TTL_MS = 10 * 60_000;
 const NOT_FOUND_MAX_ENTRIES = 50_000;
+/** A source whose bytes failed the Manifest check is not asked for that file again for this long. */
+const BAD_BYTES_TTL_MS = 6 * 60 * 60_000;
+/** SRC_URI hosts remembered; idle ones beyond this are forgotten, oldest first. */
+const MAX_HOSTS = 2000;
 /** Scores compare mirrors by the time to fetch a file of this size. */
 const REFERENCE_BYTES = 16 * 1024 * 1024;
 
@@ -53,6 +57,8 @@ export interface MirrorLease {
 export class MirrorBalancer {
   private readonly logger = new Logger(MirrorBalancer.name);
   private readonly mirrors: MirrorState[];
+  /** SRC_URI hosts by origin, created on first use. */
+  private readonly hosts = new Map<string, MirrorState>();
   private readonly notFound = new Map<string, number>();
   private readonly waiters: Array<() => void> = [];
   /** Chance of trying a healthy mirror other than the best one. */
@@ -81,6 +87,35 @@ export class MirrorBalancer {
       chosen = usable[1 + Math.floor(this.random() * (usable.length - 1))];
     }
     return this.lease(chosen);
+  }
+
+  /**
+   * The upstream host of a SRC_URI, leased like a mirror (same circuit breaker, concurrency
+   * limit and negative cache, keyed by origin); undefined when it should not be asked now.
+   */
+  acquireHost(url: string, name: string): MirrorLease | undefined {
+    const origin = new URL(url).origin;
+    let state = this.hosts.get(origin);
+    if (!state) {
+      if (this.hosts.size >= MAX_HOSTS) this.forgetIdleHosts();
+      state = new MirrorState(origin, Number.POSITIVE_INFINITY);
+    }
+    // Re-inserted: the map's order is least recently used first.
+    this.hosts.delete(origin);
+    this.hosts.set(origin, state);
+    if (this.knownMissing(origin, name) || !this.admits(state)) return undefined;
+    return this.lease(state);
+  }
+
+  /** Why acquireHost() would refuse `url` for `name` now, for messages; undefined if it would not. */
+  hostRefusal(url: string, name: string): string | undefined {
+    const origin = new URL(url).origin;
+    const state = this.hosts.get(origin);
+    if (this.knownMissing(origin, name)) return 'recently had no usable copy';
+    if (!state) return undefined;
+    if (this.circuit(state) === 'open') return 'circuit open';
+    if (state.active >= this.config.mirrorConcurrency) return 'at its concurrency limit';
+    return undefined;
   }
 
   /** Resolves when some lease is released, or after `timeoutMs`. */
@@ -132,6 +167,12 @@ export class MirrorBalancer {
     this.notFound.set(`${mirror}\n${name}`, this.clock.now() + NOT_FOUND_TTL_MS);
   }
 
+  /** The source sent bytes that failed the Manifest check (or a size it contradicts): skip it for this file. */
+  recordBadFile(mirror: string, name: string): void {
+    if (this.notFound.size >= NOT_FOUND_MAX_ENTRIES) this.pruneNotFound();
+    this.notFound.set(`${mirror}\n${name}`, this.clock.now() + BAD_BYTES_TTL_MS);
+  }
+
   recordFailure(mirror: string, reason: string): void {
     const state = this.state(mirror);
     state.failures += 1;
@@ -153,7 +194,16 @@ export class MirrorBalancer {
 
   /** Every mirror's state and scores, best first (GET /api/v1/mirrors). */
   snapshot() {
-    return this.ranked().map((m) => ({
+    return this.ranked().map((m) => this.describe(m));
+  }
+
+  /** SRC_URI hosts asked so far, most recently used first (GET /api/v1/hosts). */
+  hostsSnapshot() {
+    return [...this.hosts.values()].reverse().map((m) => this.describe(m));
+  }
+
+  private describe(m: MirrorState) {
+    return {
       url: m.url,
       circuit: this.circuit(m),
       consecutiveFailures: m.consecutiveFailures,
@@ -166,7 +216,7 @@ export class MirrorBalancer {
       requests: m.requests,
       failures: m.failures,
       bytes: m.bytes,
-    }));
+    };
   }
 
   private recordSuccess(state: MirrorState): void {
@@ -240,8 +290,18 @@ export class MirrorBalancer {
     }
   }
 
+  private forgetIdleHosts(): void {
+    let excess = this.hosts.size - MAX_HOSTS / 2;
+    for (const [origin, state] of this.hosts) {
+      if (excess <= 0) break;
+      if (state.active > 0) continue;
+      this.hosts.delete(origin);
+      excess -= 1;
+    }
+  }
+
   private state(mirror: string): MirrorState {
-    const state = this.mirrors.find((m) => m.url === mirror);
+    const state = this.mirrors.find((m) => m.url === mirror) ?? this.hosts.get(mirror);
     if (!state) throw new Error(`unknown mirror ${mirror}`);
     return state;
   }

@@ -1,9 +1,7 @@
 import { distsOf, filesOf } from './distfile-parse.js';
 import {
   type ManifestOwner,
-  manyToArray,
   NO_RESTRICT,
-  type OneOrMany,
   type PackageRecord,
   type RestrictFlags,
   restrictFlagsOf,
@@ -64,14 +62,12 @@ interface EntryState {
   readonly ctimeMs: number;
   /** Undefined when the entry names no distfile. */
   readonly pkg: PackageRecord | undefined;
-  readonly names: OneOrMany<string>;
 }
 
 interface ManifestState {
   /** NaN: the package has no Manifest. */
   readonly ctimeMs: number;
   readonly owner: ManifestOwner | undefined;
-  readonly names: OneOrMany<string>;
 }
 
 /** What a refresh learned, applied to the next file map as it goes. */
@@ -81,11 +77,11 @@ interface Changes {
 }
 
 const CATEGORIES_AT_ONCE = 4;
-/** Entries or Manifests applied between two turns of the event loop. */
+/** Entries or Manifests read at once, and parsed in one turn of the event loop. */
 const SLICE = 128;
 const UNCHANGED = Symbol('unchanged');
 const NO_FILES = { names: [], uris: [] };
-const NO_MANIFEST: ManifestState = { ctimeMs: Number.NaN, owner: undefined, names: undefined };
+const NO_MANIFEST: ManifestState = { ctimeMs: Number.NaN, owner: undefined };
 
 /**
  * Distfile name → sizes, digests and upstream URIs, from the md5-cache and Manifests of every
@@ -189,8 +185,10 @@ export class DistfileIndex {
       old = undefined;
     }
     const root = `${repo.location}/metadata/md5-cache`;
-    const [stamp] = await this.readAll([`${repo.location}/metadata/timestamp.chk`]);
-    const timestamp = stamp?.data.toString('utf8').trim();
+    let timestamp: string | undefined;
+    await this.readAll([`${repo.location}/metadata/timestamp.chk`], (_, read) => {
+      timestamp = read?.data.toString('utf8').trim();
+    });
     // timestamp.chk changes with every sync of a repository that has one. Without one, nothing
     // tells a file rewritten in place: stat them all.
     const deep = options.deep === true || timestamp === undefined || timestamp !== old?.timestamp;
@@ -242,119 +240,121 @@ export class DistfileIndex {
     const pns = [...packages].sort();
     const oldEntries = pfs.map((pf) => before?.entries.get(pf));
     const oldManifests = pns.map((pn) => before?.manifests.get(pn));
-    const [entryReads, manifestReads] = await Promise.all([
-      this.readChanged(
-        pfs.map((pf) => `${cacheDir}/${pf}`),
-        oldEntries.map((old) => old?.ctimeMs),
-        changes,
-      ),
-      this.readChanged(
-        pns.map((pn) => `${repo.location}/${category}/${pn}/Manifest`),
-        oldManifests.map((old) => old?.ctimeMs),
-        changes,
-      ),
-    ]);
-
-    // In PF order (the files of one category then need no sorting), and in slices, so that a
-    // big category does not hold up the server.
     const { builder } = changes;
     const state = {
       ctimeMs,
       entries: new Map<string, EntryState>(),
       manifests: new Map<string, ManifestState>(),
     };
-    for (let i = 0; i < pfs.length; i++) {
-      if (i % SLICE === 0) await nextTurn();
-      const old = oldEntries[i];
-      const read = entryReads[i];
-      if (read === UNCHANGED) {
-        state.entries.set(pfs[i], old as EntryState);
-        continue;
-      }
-      if (old?.pkg) builder.removePackage(old.pkg, manyToArray(old.names));
-      if (!read) continue;
-      const { pkg, files } = this.parseEntry(repo, category, pfs[i], read.data);
-      const names: string[] = [];
-      if (pkg) {
-        files.names.forEach((name, j) => {
-          names.push(builder.addSource(name, pkg, files.uris[j]));
-          this.checkMirrors(files.uris[j], pkg, repo);
+    // Each file in PF (PN) order, so the files of one category need no sorting, a slice per turn
+    // of the event loop as the reader thread delivers them. Entries first: a name met in SRC_URI
+    // first is a slice of the URI string, which the index keeps anyway (a Manifest's is a copy).
+    await this.readChanged(
+      pfs.map((pf) => `${cacheDir}/${pf}`),
+      oldEntries.map((old) => old?.ctimeMs),
+      changes,
+      (i, read) => {
+        const old = oldEntries[i];
+        if (read === UNCHANGED) {
+          state.entries.set(pfs[i], old as EntryState);
+          return;
+        }
+        if (old?.pkg) builder.removePackage(old.pkg);
+        if (!read) return;
+        const { pkg, files } = this.parseEntry(repo, category, pfs[i], read.data);
+        if (pkg) {
+          files.names.forEach((name, j) => {
+            builder.addSource(name, pkg, files.uris[j]);
+            this.checkMirrors(files.uris[j], pkg, repo);
+          });
+        }
+        state.entries.set(pfs[i], { ctimeMs: read.ctimeMs, pkg });
+      },
+    );
+    await this.readChanged(
+      pns.map((pn) => `${repo.location}/${category}/${pn}/Manifest`),
+      oldManifests.map((old) => old?.ctimeMs),
+      changes,
+      (i, read) => {
+        const old = oldManifests[i];
+        if (read === UNCHANGED) {
+          state.manifests.set(pns[i], old as ManifestState);
+          return;
+        }
+        if (old?.owner) builder.removeOwner(old.owner);
+        if (!read) {
+          state.manifests.set(pns[i], NO_MANIFEST);
+          return;
+        }
+        const { names: distNames, dists } = distsOf(read.data);
+        const owner: ManifestOwner = { repo: repo.name, category, path: `${category}/${pns[i]}` };
+        distNames.forEach((name, j) => {
+          builder.addDist(name, owner, dists[j]);
         });
-      }
-      state.entries.set(pfs[i], { ctimeMs: read.ctimeMs, pkg, names: compactNames(names) });
-    }
-    for (let i = 0; i < pns.length; i++) {
-      if (i % SLICE === 0) await nextTurn();
-      const old = oldManifests[i];
-      const read = manifestReads[i];
-      if (read === UNCHANGED) {
-        state.manifests.set(pns[i], old as ManifestState);
-        continue;
-      }
-      if (old?.owner) builder.removeOwner(old.owner, manyToArray(old.names));
-      if (!read) {
-        state.manifests.set(pns[i], NO_MANIFEST);
-        continue;
-      }
-      const { names: distNames, dists } = distsOf(read.data);
-      const owner: ManifestOwner = { repo: repo.name, category, path: `${category}/${pns[i]}` };
-      const names = distNames.map((name, j) => builder.addDist(name, owner, dists[j]));
-      state.manifests.set(pns[i], { ctimeMs: read.ctimeMs, owner, names: compactNames(names) });
-    }
+        state.manifests.set(pns[i], { ctimeMs: read.ctimeMs, owner });
+      },
+    );
     for (const [pf, old] of before?.entries ?? []) {
-      if (!state.entries.has(pf) && old.pkg) builder.removePackage(old.pkg, manyToArray(old.names));
+      if (!state.entries.has(pf) && old.pkg) builder.removePackage(old.pkg);
     }
     for (const [pn, old] of before?.manifests ?? []) {
-      if (!state.manifests.has(pn) && old.owner) builder.removeOwner(old.owner, manyToArray(old.names));
+      if (!state.manifests.has(pn) && old.owner) builder.removeOwner(old.owner);
     }
     builder.endBatch();
     return state;
   }
 
-  /** Reads the paths whose ctime is not the one known (NaN: known to be missing); UNCHANGED for the others. */
+  /**
+   * Visits each path: UNCHANGED when its ctime is the one known (NaN: known to be missing), else
+   * what reading it found.
+   */
   private async readChanged(
     paths: readonly string[],
     known: ReadonlyArray<number | undefined>,
     changes: Changes,
-  ): Promise<Array<FileContent | typeof UNCHANGED | undefined>> {
-    const results: Array<FileContent | typeof UNCHANGED | undefined> = new Array(paths.length);
-    const toStat = paths.filter((_, i) => known[i] !== undefined);
-    const ctimes = await this.reader.stat(toStat);
+    visit: (i: number, read: FileContent | typeof UNCHANGED | undefined) => void,
+  ): Promise<void> {
+    const ctimes = await this.reader.stat(paths.filter((_, i) => known[i] !== undefined));
     const toRead: number[] = [];
     let next = 0;
     paths.forEach((_, i) => {
-      if (known[i] === undefined) {
-        toRead.push(i);
-      } else if (Object.is(known[i], ctimes[next++] ?? Number.NaN)) {
-        results[i] = UNCHANGED;
-      } else {
-        toRead.push(i);
-      }
+      if (known[i] !== undefined && Object.is(known[i], ctimes[next++] ?? Number.NaN)) visit(i, UNCHANGED);
+      else toRead.push(i);
     });
-    const reads = await this.readAll(toRead.map((i) => paths[i]));
-    toRead.forEach((i, j) => {
-      results[i] = reads[j];
-    });
-    changes.filesRead += reads.filter(Boolean).length;
-    return results;
+    await this.readAll(
+      toRead.map((i) => paths[i]),
+      (j, read) => {
+        if (read) changes.filesRead++;
+        visit(toRead[j], read);
+      },
+    );
   }
 
-  /** Unreadable files are reported and then treated as missing. */
-  private async readAll(paths: readonly string[]): Promise<Array<FileContent | undefined>> {
-    const reads = await this.reader.readFiles(paths);
-    return reads.map((read, i) => {
-      if (!(read instanceof Error)) return read;
-      this.logger.warn(`cannot read ${paths[i]}: ${read.message}`);
-      return undefined;
-    });
+  /**
+   * A slice at a time, each file visited as soon as its slice arrives: the reader lends the
+   * bytes until the next turn only, and what parsing leaves behind dies young. Unreadable files
+   * are reported and then treated as missing.
+   */
+  private async readAll(
+    paths: readonly string[],
+    visit: (i: number, read: FileContent | undefined) => void,
+  ): Promise<void> {
+    for (let from = 0; from < paths.length; from += SLICE) {
+      const slice = paths.slice(from, from + SLICE);
+      const reads = await this.reader.readFiles(slice);
+      reads.forEach((read, j) => {
+        if (read instanceof Error) this.logger.warn(`cannot read ${slice[j]}: ${read.message}`);
+        visit(from + j, read instanceof Error ? undefined : read);
+      });
+    }
   }
 
   private dropCategory(category: CategoryState, changes: Changes): void {
     for (const entry of category.entries.values()) {
-      if (entry.pkg) changes.builder.removePackage(entry.pkg, manyToArray(entry.names));
+      if (entry.pkg) changes.builder.removePackage(entry.pkg);
     }
     for (const manifest of category.manifests.values()) {
-      if (manifest.owner) changes.builder.removeOwner(manifest.owner, manyToArray(manifest.names));
+      if (manifest.owner) changes.builder.removeOwner(manifest.owner);
     }
   }
 
@@ -423,10 +423,6 @@ export class DistfileIndex {
   }
 }
 
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
 async function mapLimited<T, R>(
   items: readonly T[],
   limit: number,
@@ -442,11 +438,6 @@ async function mapLimited<T, R>(
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
-}
-
-function compactNames(names: readonly string[]): OneOrMany<string> {
-  if (names.length === 0) return undefined;
-  return names.length === 1 ? names[0] : names.slice();
 }
 
 /** The repositories both lists have come in the same order. */

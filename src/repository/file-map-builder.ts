@@ -25,6 +25,8 @@ export class FileMapBuilder {
   private readonly recent = new Map<string, FileRecord>();
   private readonly removedPackages = new Set<PackageRecord>();
   private readonly removedOwners = new Set<ManifestOwner>();
+  private readonly sourceLists = new Lists<PackageRecord>();
+  private readonly ownerLists = new Lists<ManifestOwner>();
 
   constructor(
     private readonly base: ReadonlyMap<string, FileRecord> | undefined,
@@ -33,46 +35,42 @@ export class FileMapBuilder {
   ) {}
 
   get changed(): boolean {
-    return this.files !== undefined;
+    return this.files !== undefined || this.removedPackages.size > 0 || this.removedOwners.size > 0;
   }
 
-  /** Returns the name as the map keeps it (one string per name, whoever read it). */
-  addSource(name: string, pkg: PackageRecord, uris: UrisValue): string {
+  addSource(name: string, pkg: PackageRecord, uris: UrisValue): void {
     const record = this.draft(name);
     if (!record) {
       this.create(new FileRecord(name, pkg, uris, undefined, undefined));
-      return name;
+      return;
     }
     const packages = manyToArray(record.sources);
     const last = packages.length - 1;
     if (last >= 0 && this.comparePackages(packages[last], pkg) > 0) this.unsorted.add(record);
     record.sources = appendMany(record.sources, pkg);
     record.uris = appendShared(record.uris, packages.length, uris, sameUris);
-    return record.name;
   }
 
-  addDist(name: string, owner: ManifestOwner, dist: string): string {
+  addDist(name: string, owner: ManifestOwner, dist: string): void {
     const record = this.draft(name);
     if (!record) {
       this.create(new FileRecord(name, undefined, undefined, owner, dist));
-      return name;
+      return;
     }
     const owners = manyToArray(record.owners);
     const last = owners.length - 1;
     if (last >= 0 && this.compareOwners(owners[last], owner) > 0) this.unsorted.add(record);
     record.owners = appendMany(record.owners, owner);
     record.dists = appendShared(record.dists, owners.length, dist, (a, b) => a === b);
-    return record.name;
   }
 
-  removePackage(pkg: PackageRecord, names: readonly string[]): void {
+  /** Its files are found in build(): one pass over the map costs less than a list of names per entry. */
+  removePackage(pkg: PackageRecord): void {
     this.removedPackages.add(pkg);
-    for (const name of names) this.draft(name);
   }
 
-  removeOwner(owner: ManifestOwner, names: readonly string[]): void {
+  removeOwner(owner: ManifestOwner): void {
     this.removedOwners.add(owner);
-    for (const name of names) this.draft(name);
   }
 
   /** Forgets the names of the last batch (a category): see draft(). */
@@ -91,6 +89,9 @@ export class FileMapBuilder {
   }> {
     const files = this.map();
     const disagreeing: FileRecord[] = [];
+    if (this.removedPackages.size > 0 || this.removedOwners.size > 0) {
+      for (const record of files.values()) if (this.losesSomething(record)) this.draft(record.name);
+    }
     if (!this.base) {
       let done = 0;
       for (const record of files.values()) {
@@ -113,6 +114,10 @@ export class FileMapBuilder {
       }
     }
     return { files, changedNames, disagreeing };
+  }
+
+  private losesSomething(record: FileRecord): boolean {
+    return anyIn(record.sources, this.removedPackages) || anyIn(record.owners, this.removedOwners);
   }
 
   private map(): Map<string, FileRecord> {
@@ -153,21 +158,21 @@ export class FileMapBuilder {
     return copy;
   }
 
-  /** Drops what was removed, sorts, and trims arrays to size. */
+  /** Drops what was removed, sorts, and shares arrays. */
   private finish(record: FileRecord, disagreeing: FileRecord[]): void {
     if (this.removedPackages.size > 0 || this.removedOwners.size > 0) {
       const sources = manyToArray(record.sources);
       const keptSources = sources.map((pkg) => !this.removedPackages.has(pkg));
       record.uris = filterShared(record.uris, keptSources);
-      record.sources = toMany(sources.filter((_, i) => keptSources[i]));
+      record.sources = sources.filter((_, i) => keptSources[i]);
       const owners = manyToArray(record.owners);
       const keptOwners = owners.map((owner) => !this.removedOwners.has(owner));
       record.dists = filterShared(record.dists, keptOwners);
-      record.owners = toMany(owners.filter((_, i) => keptOwners[i]));
+      record.owners = owners.filter((_, i) => keptOwners[i]);
     }
     if (this.unsorted.has(record)) this.sort(record);
-    if (Array.isArray(record.sources)) record.sources = toMany(record.sources);
-    if (Array.isArray(record.owners)) record.owners = toMany(record.owners);
+    if (Array.isArray(record.sources)) record.sources = this.sourceLists.get(record.sources);
+    if (Array.isArray(record.owners)) record.owners = this.ownerLists.get(record.owners);
     record.uris = compact(record.uris, sameUris);
     record.dists = compact(record.dists, (a, b) => a === b);
     if (record.dists instanceof PerSource) disagreeing.push(record);
@@ -236,6 +241,11 @@ function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+function anyIn<T>(many: OneOrMany<T>, set: ReadonlySet<T>): boolean {
+  if (many === undefined) return false;
+  return Array.isArray(many) ? (many as readonly T[]).some((value) => set.has(value)) : set.has(many as T);
+}
+
 function appendMany<T>(many: OneOrMany<T>, value: T): OneOrMany<T> {
   if (many === undefined) return value;
   if (!Array.isArray(many)) return [many as T, value];
@@ -274,10 +284,26 @@ function filterShared<T>(shared: Shared<T> | undefined, keep: readonly boolean[]
   return shared instanceof PerSource ? new PerSource(shared.values.filter((_, i) => keep[i])) : shared;
 }
 
-/** Exact-size: arrays grown by push carry spare slots. */
-function toMany<T>(values: readonly T[]): OneOrMany<T> {
-  if (values.length === 0) return undefined;
-  return values.length === 1 ? values[0] : values.slice();
+/**
+ * One exact-size array (arrays grown by push carry spare slots) per distinct list: versions of a
+ * package name the same files, so files with several sources mostly share their list.
+ */
+class Lists<T> {
+  /** By first value: lists that share one mostly are the same list. */
+  private readonly lists = new Map<T, Array<readonly T[]>>();
+
+  get(values: readonly T[]): OneOrMany<T> {
+    if (values.length < 2) return values[0];
+    const known = this.lists.get(values[0]);
+    const same = known?.find(
+      (list) => list.length === values.length && list.every((value, i) => value === values[i]),
+    );
+    if (same) return same;
+    const list = values.slice();
+    if (known) known.push(list);
+    else this.lists.set(values[0], [list]);
+    return list;
+  }
 }
 
 /** One value when all agree (the usual case), else one per source. */

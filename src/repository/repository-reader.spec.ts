@@ -50,4 +50,23 @@ describe('NodeRepositoryReader', () => {
     const [read] = await reader.readFiles([join(root, 'b')]);
     expect(read instanceof Error ? read : read?.data.toString()).toBe('second file');
   });
+
+  it('lends each batch until the next turn: more batches at once than buffers, files bigger than one', async () => {
+    const big = join(root, 'big');
+    await writeFile(big, Buffer.alloc(3 << 20, 'x'));
+    const batches = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        reader
+          .readFiles([join(root, 'a'), big])
+          .then((reads) =>
+            reads.map((read) => (read instanceof Error ? read : read?.data.toString('latin1'))),
+          ),
+      ),
+    );
+    expect(batches).toEqual(Array.from({ length: 10 }, () => ['first', 'x'.repeat(3 << 20)]));
+    const [read] = await reader.readFiles([join(root, 'b')]);
+    await new Promise((resolve) => setImmediate(resolve));
+    // Back at the worker: kept too long, the bytes are gone rather than another file's.
+    expect(read instanceof Error ? read : read?.data.length).toBe(0);
+  });
 });

@@ -7,6 +7,7 @@ export interface DirectoryEntry {
 }
 
 export interface FileContent {
+  /** Lent until the next turn of the event loop: parse or copy it before awaiting anything. */
   readonly data: Buffer;
   /**
    * Change time: any write, rename into place or touch moves it, and unlike mtime no tool
@@ -29,61 +30,72 @@ export interface RepositoryReader {
 }
 
 // Plain CommonJS for `eval`: the worker must not depend on how the project is compiled.
+// Files are read into buffers that travel to the main thread and come back ('return') once
+// parsed: a fresh buffer per batch or per file would pile up until a GC frees it, and malloc
+// keeps that high-water mark for good.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 const missing = (error) => error.code === 'ENOENT' || error.code === 'ENOTDIR';
-parentPort.on('message', ({ id, op, paths }) => {
-  const ctimes = new Float64Array(paths.length).fill(NaN);
+const pool = [];
+parentPort.on('message', ({ id, op, paths, buffer }) => {
+  if (op === 'return') {
+    pool.push(buffer);
+    return;
+  }
+  const ctimes = paths.map(() => NaN);
   const errors = [];
   if (op === 'stat') {
     paths.forEach((path, i) => {
       try { ctimes[i] = fs.statSync(path).ctimeMs; } catch (error) { if (!missing(error)) errors.push([i, error.message]); }
     });
-    parentPort.postMessage({ id, ctimes, errors }, [ctimes.buffer]);
+    parentPort.postMessage({ id, ctimes, errors });
     return;
   }
-  const chunks = [];
-  const ends = new Float64Array(paths.length);
+  let data = Buffer.from(pool.pop() ?? new ArrayBuffer(1 << 19));
+  const ends = [];
   let total = 0;
   paths.forEach((path, i) => {
     let fd;
     try {
       fd = fs.openSync(path, 'r');
       const stat = fs.fstatSync(fd);
-      const chunk = Buffer.allocUnsafe(stat.size);
-      let length = 0;
-      while (length < chunk.length) {
-        const n = fs.readSync(fd, chunk, length, chunk.length - length, length);
+      const end = total + stat.size;
+      if (end > data.length) {
+        const grown = Buffer.from(new ArrayBuffer(Math.max(2 * data.length, end)));
+        data.copy(grown, 0, 0, total);
+        data = grown;
+      }
+      let length = total;
+      while (length < end) {
+        const n = fs.readSync(fd, data, length, end - length, length - total);
         if (n === 0) break;
         length += n;
       }
-      chunks.push(chunk.subarray(0, length));
-      total += length;
+      total = length;
       ctimes[i] = stat.ctimeMs;
     } catch (error) {
       if (!missing(error)) errors.push([i, error.message]);
     } finally {
       if (fd !== undefined) fs.closeSync(fd);
     }
-    ends[i] = total;
+    ends.push(total);
   });
-  const data = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) { data.set(chunk, at); at += chunk.length; }
-  parentPort.postMessage({ id, ctimes, ends, errors, data }, [ctimes.buffer, ends.buffer, data.buffer]);
+  parentPort.postMessage({ id, ctimes, ends, errors, buffer: data.buffer }, [data.buffer]);
 });
 `;
 
 interface WorkerReply {
   id: number;
-  ctimes: Float64Array;
-  ends?: Float64Array;
+  ctimes: number[];
+  ends?: number[];
   errors: Array<[number, string]>;
-  data?: Uint8Array;
+  buffer?: ArrayBuffer;
 }
 
 const IDLE_MS = 5_000;
+/** Enough to keep the worker reading while the main thread parses; more only adds buffers. */
+const READS_AT_ONCE = 4;
 
 /**
  * Reads on one worker thread with synchronous calls. On a 51k-file tree the async fs API
@@ -100,6 +112,9 @@ export class NodeRepositoryReader implements RepositoryReader {
   private thread: Thread | undefined;
   private nextId = 0;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Reads at the worker or lent to the caller: each holds one of the worker's buffers. */
+  private reading = 0;
+  private readonly waiting: Array<() => void> = [];
 
   readdir(path: string): Promise<DirectoryEntry[] | undefined> {
     return new Promise((resolve, reject) => {
@@ -121,24 +136,36 @@ export class NodeRepositoryReader implements RepositoryReader {
   async stat(paths: readonly string[]): Promise<Array<number | undefined>> {
     if (paths.length === 0) return [];
     const reply = await this.request('stat', paths);
-    return Array.from(reply.ctimes, (ctime) => (Number.isNaN(ctime) ? undefined : ctime));
+    return reply.ctimes.map((ctime) => (Number.isNaN(ctime) ? undefined : ctime));
   }
 
   async readFiles(paths: readonly string[]): Promise<Array<FileContent | Error | undefined>> {
     if (paths.length === 0) return [];
-    const { ctimes, ends, errors, data } = await this.request('read', paths);
-    const all = Buffer.from((data as Uint8Array).buffer);
-    const results: Array<FileContent | Error | undefined> = [];
-    let start = 0;
-    paths.forEach((_, i) => {
-      const end = (ends as Float64Array)[i];
-      results.push(
-        Number.isNaN(ctimes[i]) ? undefined : { data: all.subarray(start, end), ctimeMs: ctimes[i] },
-      );
-      start = end;
-    });
-    for (const [i, message] of errors) results[i] = new Error(message);
-    return results;
+    while (this.reading >= READS_AT_ONCE) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.reading++;
+    let buffer: ArrayBuffer | undefined;
+    try {
+      const reply = await this.request('read', paths);
+      buffer = reply.buffer as ArrayBuffer;
+      const all = Buffer.from(buffer);
+      const results: Array<FileContent | Error | undefined> = [];
+      let start = 0;
+      paths.forEach((_, i) => {
+        const end = (reply.ends as number[])[i];
+        const ctimeMs = reply.ctimes[i];
+        results.push(Number.isNaN(ctimeMs) ? undefined : { data: all.subarray(start, end), ctimeMs });
+        start = end;
+      });
+      for (const [i, message] of reply.errors) results[i] = new Error(message);
+      return results;
+    } finally {
+      // Once the caller has parsed: back to the worker, which detaches every view of it here.
+      setImmediate(() => {
+        if (buffer) this.thread?.worker.postMessage({ op: 'return', buffer }, [buffer]);
+        this.reading--;
+        this.waiting.shift()?.();
+      });
+    }
   }
 
   async close(): Promise<void> {

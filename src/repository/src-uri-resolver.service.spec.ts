@@ -1,13 +1,17 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { Test } from '@nestjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { PortcacheConfigModule } from '../config/config.module.js';
 import { RepositoryModule } from './repository.module.js';
 import { REPOSITORY_PATHS, type RefreshedEvent, SrcUriResolver } from './src-uri-resolver.service.js';
 import { collectingLogger, copyFixtures, FIXTURE_REPOS, writeRepo } from './testing/fixture-repos.js';
 
 const cleanup: Array<() => Promise<unknown>> = [];
+/** RepositoryModule needs the configuration and the scheduler the application provides. */
+const MODULES = [PortcacheConfigModule.forRoot({}), ScheduleModule.forRoot(), RepositoryModule];
 
 afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step();
@@ -15,13 +19,13 @@ afterEach(async () => {
 
 describe('RepositoryModule', () => {
   it('discovers repositories by default', async () => {
-    const moduleRef = await Test.createTestingModule({ imports: [RepositoryModule] }).compile();
+    const moduleRef = await Test.createTestingModule({ imports: MODULES }).compile();
     expect(moduleRef.get(REPOSITORY_PATHS)).toBeUndefined();
     await moduleRef.close();
   });
 
   it('provides a SrcUriResolver that builds in the background once the application starts', async () => {
-    const moduleRef = await Test.createTestingModule({ imports: [RepositoryModule] })
+    const moduleRef = await Test.createTestingModule({ imports: MODULES })
       .overrideProvider(REPOSITORY_PATHS)
       .useValue([FIXTURE_REPOS.gentoo, FIXTURE_REPOS.guru])
       .compile();

@@ -1,0 +1,53 @@
+/**
+ * Read buffers that are reused once the socket has taken their bytes: serving a file allocates
+ * nothing per request, so no garbage and no external-memory pressure that forces full GCs.
+ * Small buffers for small bodies; large ones for big bodies while there are fewer than
+ * `maxLarge` of them (a response waiting on a slow client holds its buffer), else small ones.
+ */
+export class BufferPool {
+  private readonly freeSmall: Buffer[] = [];
+  private readonly freeLarge: Buffer[] = [];
+  private largeCount = 0;
+  /** A large buffer that never came back (its response vanished) is counted out when collected. */
+  private readonly lostLarge = new FinalizationRegistry<undefined>(() => {
+    this.largeCount -= 1;
+  });
+
+  constructor(
+    readonly smallSize: number,
+    readonly largeSize: number,
+    private readonly maxLarge: number,
+    /** Small buffers kept for reuse, at most (more may be in use). */
+    private readonly maxFreeSmall: number,
+  ) {}
+
+  /** A buffer for a body that has `remaining` bytes left to send. */
+  take(remaining: number): Buffer {
+    if (remaining > this.smallSize) {
+      const large = this.freeLarge.pop();
+      if (large) return large;
+      if (this.largeCount < this.maxLarge) {
+        this.largeCount += 1;
+        const buffer = allocateReadBuffer(this.largeSize);
+        this.lostLarge.register(buffer, undefined);
+        return buffer;
+      }
+    }
+    return this.freeSmall.pop() ?? allocateReadBuffer(this.smallSize);
+  }
+
+  /** Returns a buffer from take() once nothing refers to its bytes any more. */
+  give(buffer: Buffer): void {
+    if (buffer.length === this.largeSize) this.freeLarge.push(buffer);
+    else if (this.freeSmall.length < this.maxFreeSmall) this.freeSmall.push(buffer);
+  }
+}
+
+/**
+ * A buffer to read files into. glibc puts a large allocation 16 bytes past a page boundary,
+ * and copying page-cache pages to such an address runs about 5 times slower on AMD Zen
+ * (measured: 0.55 s instead of 0.11 s of CPU per GiB read); 64 bytes further on it does not.
+ */
+export function allocateReadBuffer(size: number): Buffer {
+  return Buffer.allocUnsafeSlow(size + 64).subarray(64);
+}

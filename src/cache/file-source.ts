@@ -1,0 +1,16 @@
+/** Bytes of a cached file, or of one being filled, for one response. */
+export interface FileSource {
+  /**
+   * The bytes from `position` on, not beyond `end`: read into `buffer` (a part of it comes
+   * back) or, when the source holds them in memory, those chunks. None: the file ends at
+   * `position`. May call back before returning.
+   */
+  read(
+    position: number,
+    end: number,
+    buffer: Buffer,
+    callback: (error: Error | null, chunks: readonly Buffer[]) => void,
+  ): void;
+  /** No more reads will come: lets go of the file. Called once, never while a read is running. */
+  close(): void;
+}

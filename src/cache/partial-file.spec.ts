@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DigestAccumulator } from './digests.js';
+import { NodeDiskIo } from './disk-io.js';
+import type { FileSource } from './file-source.js';
+import { PartialFile } from './partial-file.js';
+
+const MiB = 1024 * 1024;
+
+function read(source: FileSource, position: number, end: number, buffer = Buffer.alloc(64 * 1024)) {
+  return new Promise<readonly Buffer[]>((resolve, reject) =>
+    source.read(position, end, buffer, (error, chunks) => (error ? reject(error) : resolve(chunks))),
+  );
+}
+
+describe('PartialFile readers', () => {
+  let dir: string;
+  let partial: PartialFile;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'portcache-partial-'));
+    const path = join(dir, 'x.part');
+    partial = new PartialFile('x.tar.gz', path, await open(path, 'wx+'), new NodeDiskIo(), 200);
+  });
+  afterEach(async () => {
+    await partial.handle.close().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('hands out the newest bytes from memory and older ones from the file', async () => {
+    const chunks = [randomBytes(MiB), randomBytes(MiB), randomBytes(1000)];
+    for (const chunk of chunks) await partial.append([chunk]);
+    const reader = partial.openReader();
+    const recent = await read(reader, 2 * MiB, 2 * MiB + 1000);
+    expect(recent[0].buffer).toBe(chunks[2].buffer);
+    const old = await read(reader, 0, 2 * MiB);
+    expect(old).toHaveLength(1);
+    expect(old[0].buffer).not.toBe(chunks[0].buffer);
+    expect(old[0].equals(chunks[0].subarray(0, 64 * 1024))).toBe(true);
+    reader.close();
+  });
+
+  it('waits for bytes not written yet, and ends with none once the fill has ended', async () => {
+    const reader = partial.openReader();
+    const waiting = read(reader, 0, Number.POSITIVE_INFINITY);
+    const body = randomBytes(100);
+    await partial.append([body]);
+    expect(Buffer.concat(await waiting).equals(body)).toBe(true);
+    const end = read(reader, 100, Number.POSITIVE_INFINITY);
+    partial.end();
+    expect(await end).toEqual([]);
+    reader.close();
+  });
+
+  it('fails a waiting reader when the fill fails, stalls or restarts with other bytes', async () => {
+    const failing = read(partial.openReader(), 0, 10);
+    partial.fail(new Error('mirror gone'));
+    await expect(failing).rejects.toThrow('mirror gone');
+
+    const path = join(dir, 'y.part');
+    const other = new PartialFile('y.tar.gz', path, await open(path, 'wx+'), new NodeDiskIo(), 50);
+    await expect(read(other.openReader(), 0, 10)).rejects.toThrow(/no bytes from upstream for 50 ms/);
+    await other.append([randomBytes(10)]);
+    const reader = other.openReader();
+    await other.restartFrom(5, new DigestAccumulator());
+    await expect(read(reader, 0, 10)).rejects.toThrow(/changed during the fill/);
+    await other.handle.close();
+  });
+});
