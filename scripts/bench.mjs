@@ -90,7 +90,7 @@ const config = {
   slowClientBytesPerSecond: intSetting('BENCH_SLOW_RATE', 1_000_000, 1_000_000),
   rssSampleMs: 200,
   timeoutMinutes: intSetting('BENCH_TIMEOUT_MIN', 20, 10),
-  items: stringSetting('BENCH_ITEMS', '1,2,3,4,5')
+  items: stringSetting('BENCH_ITEMS', '1,2,3,4,5,7')
     .split(',')
     .map((x) => x.trim())
     .filter(Boolean),
@@ -112,6 +112,9 @@ const SPEC = {
   flockIdentical: { op: '==', must: 1, target: 1 },
   slowJoin: { op: '<=', must: 1.05, target: 1.05 },
   rss: { op: '<=', must: 150, target: 120 },
+  indexBuild: { op: '<=', must: 6, target: 3 },
+  indexMemory: { op: '<=', must: 250, target: 150 },
+  indexRefresh: { op: '<=', must: 0.5, target: 0.5 },
 };
 
 let tmp;
@@ -345,7 +348,11 @@ async function main() {
     delete out.config.portcacheEnvPassedThrough[key];
   }
   const pcLogPath = join(tmp, 'portcache.log');
-  const pc = startDaemon('portcache', process.execPath, [join(ROOT, 'dist', 'main.js')], {
+  // The node flags of `npm start`, so that what is measured is what an admin runs.
+  const startScript = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start;
+  const nodeFlags = startScript.split(/\s+/).filter((arg) => arg.startsWith('--'));
+  out.config.portcacheNodeFlags = nodeFlags;
+  const pc = startDaemon('portcache', process.execPath, [...nodeFlags, join(ROOT, 'dist', 'main.js')], {
     logPath: pcLogPath,
     env: pcEnv,
     cwd: pcCwd,
@@ -474,6 +481,9 @@ async function main() {
     await upstream.stop('SIGTERM', 5000);
   }
 
+  // 7 runs its own fresh processes, after portcache has stopped (not part of item 6).
+  if (config.items.includes('7')) await measure(out, 'index', itemIndex, process.pid);
+
   out.machine.loadAverageAtEnd = os.loadavg().map((x) => round(x, 2));
   // Every child has exited and been reaped by now, so its CPU time is in ours.
   out.machine.otherProcessesCpuSecondsDuringRun = round(
@@ -512,6 +522,19 @@ async function measure(out, key, fn, pcPid) {
   if (other > 0.05 * out.items[key].cpu.wallSeconds * os.availableParallelism()) {
     log(`warning: other processes used ${other} CPU seconds during ${key}: its numbers are skewed`);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. The repository index on a ::gentoo-sized tree (scripts/bench/index-bench.mjs).
+
+async function itemIndex() {
+  const child = spawnSync(process.execPath, [join(ROOT, 'scripts/bench/index-bench.mjs')], {
+    encoding: 'utf8',
+    maxBuffer: 16 << 20,
+    timeout: 10 * 60_000,
+  });
+  if (child.status !== 0) throw new Error(`index-bench failed: ${child.stderr || child.error}`);
+  return JSON.parse(child.stdout);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1016,6 +1039,34 @@ function buildRows(out) {
       value: Math.max(rss.vmHwmMB, rss.maxSampledVmRssMB),
     }),
   );
+  const { index } = out.items;
+  const tree =
+    index && !index.error ? `${index.entries} md5-cache entries, ${index.manifests} Manifests` : 'see JSON';
+  add('7a', `Index build in a fresh process (${tree}), median of 3: seconds`, 'indexBuild', index, () => ({
+    portcache: `${fmt(index.buildMs / 1000, 2)} s`,
+    reference: `${index.distfiles.toLocaleString('en-US')} distfiles`,
+    result: `${fmt(index.buildMs / 1000, 2)} s`,
+    value: index.buildMs / 1000,
+  }));
+  add(
+    '7b',
+    'Index memory on top of the idle process: RSS after the build (MB = 10⁶ B)',
+    'indexMemory',
+    index,
+    () => ({
+      portcache: `RSS +${fmt((index.rssMiB * MiB) / MB, 1)} MB`,
+      reference: `heap +${fmt((index.heapMiB * MiB) / MB, 1)} MB`,
+      result: `${fmt((index.rssMiB * MiB) / MB, 1)} MB`,
+      value: (index.rssMiB * MiB) / MB,
+    }),
+  );
+  add('7c', 'Incremental refresh after touching one package: seconds', 'indexRefresh', index, () => ({
+    portcache: `${fmt(index.refreshMs / 1000, 3)} s`,
+    reference: `${index.refreshFilesRead} file(s) read`,
+    result: `${fmt(index.refreshMs / 1000, 3)} s`,
+    value: index.refreshMs / 1000,
+    extraFail: !index.refreshFound,
+  }));
   return rows;
 }
 

@@ -106,7 +106,7 @@ ${notes.join('\n\n')}
 
 ## Method
 
-Everything runs on this one machine over 127.0.0.1: portcache (\`node dist/main.js\` after
+Everything runs on this one machine over 127.0.0.1: portcache (\`node dist/main.js\` with the node flags of \`npm start\`, after
 \`npm run build\`, default settings, \`PORTCACHE_MIRRORS\` pointing at the upstream nginx below), a
 reference nginx for items 1–2 and a second nginx as the upstream mirror for items 3–5, all started by
 the script. Test files are random bytes written into a fresh \`portcache-bench-*\` directory under the
