@@ -187,6 +187,39 @@ describe('repository index on the fill path', () => {
     expect(metrics).toContain('portcache_fills_total{result="rejected"} 1');
   });
 
+  it('holds back the last byte of a far-ahead Range until the whole file passed the Manifest', async () => {
+    const body = randomBytes(4 * MB);
+    const name = 'far-verified-1.0.tar.gz';
+    const mirror = (await upstream('hashed')).add(name, body, { rate: 1_000_000 });
+    const repo = await writeRepo(join(await tempDir(), 'gentoo'), {
+      name: 'gentoo',
+      entries: { 'app-misc/far-verified-1.0': `EAPI=8\nSRC_URI=https://example.org/${name}\n` },
+      manifests: { 'app-misc/far-verified': distLine(name, body) },
+    });
+    await start({ PORTCACHE_MIRRORS: mirror.url, PORTCACHE_REPOS: repo, PORTCACHE_STALL_TIMEOUT: '2s' });
+    const first = fetchDistfile(url(name));
+    await until('the fill started', () => mirror.requestsFor(name).length === 1);
+    await sleep(200);
+    const offset = body.length - 100_000;
+    const response = await request(url(name), { headers: { range: `bytes=${offset}-` } });
+    expect(response.statusCode).toBe(206);
+    expect(mirror.requestsFor(name).map((r) => r.range)).toEqual([undefined, `bytes=${offset}-`]);
+    let received = 0;
+    let atAllButOne = 0;
+    const chunks: Buffer[] = [];
+    for await (const chunk of response.body) {
+      chunks.push(chunk as Buffer);
+      received += (chunk as Buffer).length;
+      if (received === 100_000 - 1) atAllButOne = Date.now();
+    }
+    const done = Date.now();
+    expect(Buffer.concat(chunks).equals(body.subarray(offset))).toBe(true);
+    expect(sha((await first).body)).toBe(sha(body));
+    // The direct request had all but one byte long before the fill (1 MB/s) was verified.
+    expect(atAllButOne).toBeGreaterThan(0);
+    expect(done - atAllButOne).toBeGreaterThan(500);
+  });
+
   it('resumes on the next SRC_URI host with Range when one dies mid-body', async () => {
     const body = randomBytes(2 * MB);
     const name = 'flaky-host-1.0.tar.gz';

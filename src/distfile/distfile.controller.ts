@@ -191,7 +191,7 @@ export class DistfileController implements OnModuleInit {
     const status = lengthFields(fields, range, size);
     const { start, end } = range ?? { start: 0, end: size - 1 };
     if (range && end === size - 1 && this.farAhead(partial, start)) {
-      const direct = await this.fills.fetchRange(partial.name, start, size);
+      const direct = await this.fills.fetchRange(partial, start);
       if (direct) {
         pipeline(direct, hijack(reply).writeHead(status, fields), () => undefined);
         return;

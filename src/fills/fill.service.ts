@@ -210,9 +210,13 @@ export class FillService implements BeforeApplicationShutdown {
    * A private ranged upstream request for bytes [from, size) of a file being filled, for a
    * client that asked far beyond the fill position. Undefined when no mirror serves it correctly.
    */
-  async fetchRange(name: string, from: number, size: number): Promise<Readable | undefined> {
+  async fetchRange(partial: PartialFile, from: number): Promise<Readable | undefined> {
+    const { name, expectedSize: size } = partial;
     const lease = this.balancer.acquire(name);
-    if (!lease) return undefined;
+    if (!lease || size === undefined) {
+      lease?.release();
+      return undefined;
+    }
     try {
       const response = await this.upstream.get(await this.mirrorUrl(lease.mirror, name), { from });
       const range = parseContentRange(headerValue(response.headers, 'content-range'));
@@ -221,12 +225,32 @@ export class FillService implements BeforeApplicationShutdown {
         lease.release();
         return undefined;
       }
+      // A verifiable file's last byte waits until the fill has passed the Manifest check.
+      const lastAt = partial.holdBackLastByte ? size - from - 1 : Number.POSITIVE_INFINITY;
+      let received = 0;
+      let lastByte: Buffer | undefined;
       const out = new Readable({ read: () => response.body.resume() });
       response.body.on('data', (chunk: Buffer) => {
         this.countUpstream(lease.mirror, chunk.length);
-        if (!out.push(chunk)) response.body.pause();
+        let piece = chunk;
+        if (received + chunk.length > lastAt) {
+          lastByte = Buffer.from(chunk.subarray(lastAt - received));
+          piece = chunk.subarray(0, lastAt - received);
+        }
+        received += chunk.length;
+        if (!out.push(piece)) response.body.pause();
       });
-      response.body.on('end', () => out.push(null));
+      response.body.on('end', () => {
+        if (!lastByte) return void out.push(null);
+        const last = lastByte;
+        whenVerified(partial).then(
+          () => {
+            out.push(last);
+            out.push(null);
+          },
+          (error: Error) => out.destroy(error),
+        );
+      });
       response.body.on('error', (error) => out.destroy(error));
       out.on('close', () => {
         response.body.destroy();
@@ -543,4 +567,20 @@ function lastModified(response: UpstreamResponse): Date | undefined {
   const value = headerValue(response.headers, 'last-modified');
   const date = value ? new Date(value) : undefined;
   return date && !Number.isNaN(date.getTime()) ? date : undefined;
+}
+
+/** Settles when the fill of `partial` has been committed (its bytes passed the Manifest check), or failed. */
+function whenVerified(partial: PartialFile): Promise<void> {
+  const generation = partial.generation;
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (partial.status === 'committed') resolve();
+      else if (partial.status === 'failed' || partial.generation !== generation)
+        reject(partial.failure ?? new Error(`${partial.name}: the fill started over`));
+      else return;
+      partial.off('progress', check);
+    };
+    partial.on('progress', check);
+    check();
+  });
 }
