@@ -104,6 +104,8 @@ ${table}
 
 ${notes.join('\n\n')}
 
+What limits each number, from profiling: [performance-notes.md](performance-notes.md).
+
 ## Method
 
 Everything runs on this one machine over 127.0.0.1: portcache (\`node dist/main.js\` with the node flags of \`npm start\`, after
@@ -157,6 +159,11 @@ exits. One portcache process serves the whole run.
 - **Item 6:** VmHWM from \`/proc/<pid>/status\` of the portcache process at the end of the run; VmRSS
   is also sampled every ${c.rssSampleMs} ms as a cross-check (benchmarks.json has the peak per item). The
   kernel updates VmHWM lazily, so the row judges the larger of the two.
+- **Item 7** (\`scripts/bench/index-bench.mjs\`, after portcache has stopped): a ::gentoo-sized
+  synthetic tree (33 renamed copies of the GURU fixture plus gentoo-mini, with a
+  \`metadata/timestamp.chk\`) is written and \`sync\`'ed; then 3 fresh \`node --expose-gc\` processes each
+  build the index over it (files in the page cache), record RSS and heap after two forced GCs minus
+  those of the idle process, touch one md5-cache entry (renamed into place) and refresh. Medians.
 
 benchmarks.json also records, per item, the CPU seconds portcache and the benchmark script used, and
 all raw samples.
