@@ -134,7 +134,7 @@ describe('discoverRepositories', () => {
   it('says so when there is nothing at all', async () => {
     expect(await discoverRepositories(isolated({}), logger)).toEqual([]);
     expect(warnings).toEqual([
-      `no repos.conf and no ${join(root, 'no-repos-dir')}: no repository to index; set PORTCACHE_REPOS`,
+      `no repos.conf and no ${join(root, 'no-repos-dir')}: no repository to index; set PORTCACHE_REPOS or PORTCACHE_SYNC_REPOS`,
     ]);
   });
 
