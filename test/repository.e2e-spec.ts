@@ -125,6 +125,22 @@ describe('repository index on the fill path', () => {
     await waitForCommit(portcache as RunningPortcache, name);
   });
 
+  it('lets wget with Portage flags fetch a verified miss from its SRC_URI', async () => {
+    const body = randomBytes(3 * MB);
+    const name = 'wget-verified-1.0.tar.xz';
+    const host = (await upstream()).add(name, body, { rate: 6 * MB });
+    const repo = await writeRepo(join(await tempDir(), 'overlay'), {
+      name: 'overlay',
+      entries: { 'app-misc/wget-verified-1.0': `EAPI=8\nSRC_URI=${host.url}/distfiles/${name}\n` },
+      manifests: { 'app-misc/wget-verified': distLine(name, body) },
+    });
+    await start({ PORTCACHE_MIRRORS: (await upstream('hashed')).url, PORTCACHE_REPOS: repo });
+    const output = join(await tempDir(), name);
+    const fetched = await wget(url(name), output);
+    expect(fetched.code).toBe(0);
+    expect(sha(await readFile(output))).toBe(sha(body));
+  });
+
   it('tries the mirrors first for a ::gentoo file, then its SRC_URI; mirror://gentoo goes to the mirrors', async () => {
     const onlyUpstream = randomBytes(300_000);
     const onMirror = randomBytes(200_000);
