@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { PortcacheConfig } from '../config/portcache-config.js';
@@ -141,8 +141,11 @@ export class CacheStore implements OnModuleInit {
     if (!file) return false;
     this.files.delete(name);
     this.openFiles.forget(file.path);
-    await this.moveToQuarantine(file.path, name, reason);
-    await fs.rm(join(this.metaDir, blake2bPrefix(name), name), { force: true });
+    // Out of the way at once (two metadata operations): a fill of the same name may commit soon.
+    const aside = join(this.tmpDir, `${randomBytes(8).toString('hex')}.quarantine`);
+    renameSync(file.path, aside);
+    rmSync(join(this.metaDir, blake2bPrefix(name), name), { force: true });
+    await this.moveToQuarantine(aside, name, reason);
     return true;
   }
 
