@@ -129,7 +129,9 @@ async function findCandidates(
   const reposDir = options.reposDir ?? DEFAULT_REPOS_DIR;
   const dirents = await fs.readdir(reposDir, { withFileTypes: true }).catch(() => undefined);
   if (!dirents) {
-    logger.warn(`no repos.conf and no ${reposDir}: no repository to index; set PORTCACHE_REPOS or PORTCACHE_SYNC_REPOS`);
+    logger.warn(
+      `no repos.conf and no ${reposDir}: no repository to index; set PORTCACHE_REPOS or PORTCACHE_SYNC_REPOS`,
+    );
     return [];
   }
   return dirents
