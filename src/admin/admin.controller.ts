@@ -14,10 +14,12 @@ import type { FastifyRequest } from 'fastify';
 import { CacheStore } from '../cache/cache-store.service.js';
 import { validateDistfileName } from '../distfile/distfile-name.js';
 import { FillService } from '../fills/fill.service.js';
+import { planSources } from '../fills/source-plan.js';
 import { MirrorBalancer } from '../mirrors/mirror-balancer.service.js';
 import { manifestMismatch } from '../repository/manifest-check.js';
 import { SrcUriResolver } from '../repository/src-uri-resolver.service.js';
 import { AdminTokenGuard } from './admin-token.guard.js';
+import { DistfileImporter } from './distfile-importer.service.js';
 
 @Controller('api/v1')
 export class AdminController {
@@ -26,6 +28,7 @@ export class AdminController {
     private readonly fills: FillService,
     private readonly balancer: MirrorBalancer,
     private readonly resolver: SrcUriResolver,
+    private readonly importer: DistfileImporter,
   ) {}
 
   /** Each mirror's health and scores, best first. */
@@ -44,7 +47,9 @@ export class AdminController {
   @Get('distfiles/:name')
   explain(@Param('name') name: string) {
     validateDistfileName(name);
-    const { entry, plan, mirrors } = this.fills.explain(name);
+    const entry = this.resolver.lookup(name);
+    const plan = planSources(name, entry);
+    const mirrors = this.balancer.snapshot().map((mirror) => mirror.url);
     const file = this.store.get(name);
     return {
       name,
@@ -90,7 +95,7 @@ export class AdminController {
   @HttpCode(201)
   async importDistfile(@Param('name') name: string, @Req() request: FastifyRequest) {
     validateDistfileName(name);
-    const { digests, verified } = await this.fills.importFile(name, request.raw);
+    const { digests, verified } = await this.importer.importFile(name, request.raw);
     return { imported: name, ...digests, verified };
   }
 

@@ -5,10 +5,11 @@ import { MirrorsModule } from '../mirrors/mirrors.module.js';
 import { RepositoryModule } from '../repository/repository.module.js';
 import { AdminController } from './admin.controller.js';
 import { AdminTokenGuard } from './admin-token.guard.js';
+import { DistfileImporter } from './distfile-importer.service.js';
 
 @Module({
   controllers: [AdminController],
   imports: [CacheModule, FillsModule, MirrorsModule, RepositoryModule],
-  providers: [AdminTokenGuard],
+  providers: [AdminTokenGuard, DistfileImporter],
 })
 export class AdminModule {}

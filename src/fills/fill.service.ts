@@ -1,15 +1,7 @@
 import { Readable } from 'node:stream';
-import {
-  BadRequestException,
-  type BeforeApplicationShutdown,
-  ConflictException,
-  Injectable,
-  Logger,
-  NotFoundException,
-  UnprocessableEntityException,
-} from '@nestjs/common';
+import { type BeforeApplicationShutdown, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { CacheStore } from '../cache/cache-store.service.js';
-import { DigestAccumulator, type Digests } from '../cache/digests.js';
+import { DigestAccumulator } from '../cache/digests.js';
 import type { PartialFile } from '../cache/partial-file.js';
 import { Clock } from '../common/clock.js';
 import { PortcacheConfig } from '../config/portcache-config.js';
@@ -31,7 +23,7 @@ import { copyBodyToPartial, DiskWriteError } from './partial-file-sink.js';
 import { planSources, type SourcePlan } from './source-plan.js';
 
 /** Thrown when no source has the file; its message lists what was tried. */
-export class NotOnAnyMirror extends NotFoundException {
+export class NotFoundUpstream extends NotFoundException {
   constructor(
     name: string,
     readonly tried: string[],
@@ -121,7 +113,7 @@ export class FillService implements BeforeApplicationShutdown {
     this.slots = new FillSlots(config.maxFills, config.maxFills * 16, config.queueWaitMs);
   }
 
-  /** The partial file of `name` once its source answered; rejects with NotOnAnyMirror, FetchRestricted or RetryLater. */
+  /** The partial file of `name` once its source answered; rejects with NotFoundUpstream, FetchRestricted or RetryLater. */
   join(name: string): Promise<PartialFile> {
     const running = this.fills.get(name);
     if (running) return running.ready;
@@ -164,42 +156,6 @@ export class FillService implements BeforeApplicationShutdown {
     const plan = planSources(name, entry);
     if (plan.refusal) throw new FetchRestricted(plan.refusal);
     return entry?.verifiable ? entry.size : undefined;
-  }
-
-  /** What the index knows about `name` and where a miss would be fetched from (the explain API). */
-  explain(name: string): { entry: DistfileEntry | undefined; plan: SourcePlan; mirrors: string[] } {
-    const entry = this.resolver.lookup(name);
-    const mirrors = this.balancer.snapshot().map((mirror) => mirror.url);
-    return { entry, plan: planSources(name, entry), mirrors };
-  }
-
-  /**
-   * Puts a file the admin downloaded (fetch-restricted ones) into the cache: checked against
-   * the Manifest like a fill; a mismatch is quarantined and refused.
-   */
-  async importFile(name: string, body: Readable): Promise<{ digests: Digests; verified: boolean }> {
-    if (this.fills.has(name))
-      throw new ConflictException(`${name} is being filled; try again when it is done`);
-    const entry = this.resolver.lookup(name);
-    const partial = await this.store.createPartial(name);
-    try {
-      await copyBodyToPartial(body, partial);
-    } catch (error) {
-      await this.store.discard(partial);
-      partial.fail(error as Error);
-      throw new BadRequestException(`${name}: the upload broke off: ${(error as Error).message}`);
-    }
-    const digests = partial.end();
-    const mismatch = manifestMismatch(digests, entry);
-    if (mismatch) {
-      this.metrics.verificationFailures.inc({ where: 'import' });
-      partial.fail(new Error(mismatch));
-      await this.store.quarantinePartial(partial, `import: ${mismatch}`);
-      throw new UnprocessableEntityException(`${name}: ${mismatch}; not imported (kept in quarantine)`);
-    }
-    await this.store.commit(partial, digests);
-    this.logger.log(`${name}: imported ${digests.size} bytes${entry?.verifiable ? ', verified' : ''}`);
-    return { digests, verified: entry?.verifiable === true };
   }
 
   isFilling(name: string): boolean {
@@ -280,7 +236,7 @@ export class FillService implements BeforeApplicationShutdown {
       if (!fill.partial) {
         this.logger.warn(`${name}: not found upstream (${tried.join('; ')})`);
         this.metrics.fills.inc({ result: 'not_found' });
-        throw new NotOnAnyMirror(name, tried);
+        throw new NotFoundUpstream(name, tried);
       }
       this.logger.warn(`${name}: fill failed at ${fill.partial.written} bytes (${tried.join('; ')})`);
       this.metrics.fills.inc({ result: 'failed' });
