@@ -18,6 +18,7 @@ import type { CachedFile } from '../cache/cache-store.service.js';
 import { CacheStore } from '../cache/cache-store.service.js';
 import type { PartialFile } from '../cache/partial-file.js';
 import { PortcacheConfig } from '../config/portcache-config.js';
+import { DirectRange } from '../fills/direct-range.js';
 import { FillService } from '../fills/fill.service.js';
 import { RetryLater } from '../fills/fill-slots.js';
 import { Metrics } from '../metrics/metrics.service.js';
@@ -57,6 +58,7 @@ export class DistfileController implements OnModuleInit {
     private readonly store: CacheStore,
     private readonly verifier: CacheVerifier,
     private readonly fills: FillService,
+    private readonly directRange: DirectRange,
     private readonly metrics: Metrics,
     private readonly config: PortcacheConfig,
     private readonly adapterHost: HttpAdapterHost,
@@ -191,7 +193,7 @@ export class DistfileController implements OnModuleInit {
     const status = lengthFields(fields, range, size);
     const { start, end } = range ?? { start: 0, end: size - 1 };
     if (range && end === size - 1 && this.farAhead(partial, start)) {
-      const direct = await this.fills.fetchRange(partial, start);
+      const direct = await this.directRange.fetch(partial, start);
       if (direct) {
         pipeline(direct, hijack(reply).writeHead(status, fields), () => undefined);
         return;

@@ -1,11 +1,9 @@
-import { Readable } from 'node:stream';
 import { type BeforeApplicationShutdown, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { CacheStore } from '../cache/cache-store.service.js';
 import { DigestAccumulator } from '../cache/digests.js';
 import type { PartialFile } from '../cache/partial-file.js';
 import { Clock } from '../common/clock.js';
 import { PortcacheConfig } from '../config/portcache-config.js';
-import { layoutPath } from '../distfile/layout.js';
 import { Metrics } from '../metrics/metrics.service.js';
 import { MirrorBalancer, type MirrorLease } from '../mirrors/mirror-balancer.service.js';
 import { MirrorLayouts } from '../mirrors/mirror-layouts.service.js';
@@ -18,6 +16,7 @@ import {
 import type { DistfileEntry } from '../repository/distfile-snapshot.js';
 import { manifestMismatch } from '../repository/manifest-check.js';
 import { SrcUriResolver } from '../repository/src-uri-resolver.service.js';
+import { parseContentRange } from './content-range.js';
 import { FillSlots, RetryLater } from './fill-slots.js';
 import { copyBodyToPartial, DiskWriteError } from './partial-file-sink.js';
 import { planSources, type SourcePlan } from './source-plan.js';
@@ -162,64 +161,6 @@ export class FillService implements BeforeApplicationShutdown {
     return this.fills.has(name);
   }
 
-  /**
-   * A private ranged upstream request for bytes [from, size) of a file being filled, for a
-   * client that asked far beyond the fill position. Undefined when no mirror serves it correctly.
-   */
-  async fetchRange(partial: PartialFile, from: number): Promise<Readable | undefined> {
-    const { name, expectedSize: size } = partial;
-    const lease = this.balancer.acquire(name);
-    if (!lease || size === undefined) {
-      lease?.release();
-      return undefined;
-    }
-    try {
-      const response = await this.upstream.get(await this.mirrorUrl(lease.mirror, name), { from });
-      const range = parseContentRange(headerValue(response.headers, 'content-range'));
-      if (response.statusCode !== 206 || range?.start !== from || range.total !== size) {
-        await response.body.dump().catch(() => undefined);
-        lease.release();
-        return undefined;
-      }
-      // A verifiable file's last byte waits until the fill has passed the Manifest check.
-      const lastAt = partial.holdBackLastByte ? size - from - 1 : Number.POSITIVE_INFINITY;
-      let received = 0;
-      let lastByte: Buffer | undefined;
-      const out = new Readable({ read: () => response.body.resume() });
-      response.body.on('data', (chunk: Buffer) => {
-        this.countUpstream(lease.mirror, chunk.length);
-        let piece = chunk;
-        if (received + chunk.length > lastAt) {
-          lastByte = Buffer.from(chunk.subarray(lastAt - received));
-          piece = chunk.subarray(0, lastAt - received);
-        }
-        received += chunk.length;
-        if (!out.push(piece)) response.body.pause();
-      });
-      response.body.on('end', () => {
-        if (!lastByte) return void out.push(null);
-        const last = lastByte;
-        whenVerified(partial).then(
-          () => {
-            out.push(last);
-            out.push(null);
-          },
-          (error: Error) => out.destroy(error),
-        );
-      });
-      response.body.on('error', (error) => out.destroy(error));
-      out.on('close', () => {
-        response.body.destroy();
-        lease.release();
-      });
-      return out;
-    } catch (error) {
-      this.balancer.recordFailure(lease.mirror, describeUpstreamError(error));
-      lease.release();
-      return undefined;
-    }
-  }
-
   private async run(name: string, fill: Fill): Promise<void> {
     this.metrics.fillsQueued.inc();
     const releaseSlot = await this.slots.acquire().finally(() => this.metrics.fillsQueued.dec());
@@ -258,7 +199,8 @@ export class FillService implements BeforeApplicationShutdown {
     ) {
       excluded.add(lease.mirror);
       const mirror = lease.mirror;
-      const attempt = await this.mirrorUrl(mirror, name)
+      const attempt = await this.layouts
+        .urlOf(mirror, name)
         .then(
           (url) => this.attempt({ key: mirror, url }, name, fill),
           (error) => this.failed(mirror, name, describeUpstreamError(error)),
@@ -474,18 +416,7 @@ export class FillService implements BeforeApplicationShutdown {
 
   private countTransfer(mirror: string, bytes: number, startedMs: number): void {
     this.balancer.recordTransfer(mirror, bytes, (performance.now() - startedMs) / 1000);
-    this.countUpstream(mirror, bytes);
-  }
-
-  private countUpstream(key: string, bytes: number): void {
-    const label = this.config.mirrors.includes(key) ? new URL(key).host : 'src_uri';
-    this.metrics.upstreamBytes.inc({ mirror: label }, bytes);
-  }
-
-  private async mirrorUrl(mirror: string, name: string): Promise<string> {
-    const layout = await this.layouts.layoutOf(mirror);
-    const path = layoutPath(layout, name).split('/').map(encodeURIComponent).join('/');
-    return `${mirror}/distfiles/${path}`;
+    this.metrics.countUpstream(mirror, bytes, this.config.mirrors.includes(mirror));
   }
 }
 
@@ -506,14 +437,6 @@ function refuse(name: string, response: UpstreamResponse, partial: PartialFile |
   return undefined;
 }
 
-function parseContentRange(
-  value: string | undefined,
-): { start: number; end: number; total?: number } | undefined {
-  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(value ?? '');
-  if (!m) return undefined;
-  return { start: Number(m[1]), end: Number(m[2]), total: m[3] === '*' ? undefined : Number(m[3]) };
-}
-
 function contentLength(response: UpstreamResponse): number | undefined {
   const value = headerValue(response.headers, 'content-length');
   return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
@@ -523,20 +446,4 @@ function lastModified(response: UpstreamResponse): Date | undefined {
   const value = headerValue(response.headers, 'last-modified');
   const date = value ? new Date(value) : undefined;
   return date && !Number.isNaN(date.getTime()) ? date : undefined;
-}
-
-/** Settles when the fill of `partial` has been committed (its bytes passed the Manifest check), or failed. */
-function whenVerified(partial: PartialFile): Promise<void> {
-  const generation = partial.generation;
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      if (partial.status === 'committed') resolve();
-      else if (partial.status === 'failed' || partial.generation !== generation)
-        reject(partial.failure ?? new Error(`${partial.name}: the fill started over`));
-      else return;
-      partial.off('progress', check);
-    };
-    partial.on('progress', check);
-    check();
-  });
 }

@@ -2,11 +2,12 @@ import { Module } from '@nestjs/common';
 import { CacheModule } from '../cache/cache.module.js';
 import { MirrorsModule } from '../mirrors/mirrors.module.js';
 import { RepositoryModule } from '../repository/repository.module.js';
+import { DirectRange } from './direct-range.js';
 import { FillService } from './fill.service.js';
 
 @Module({
-  exports: [FillService],
+  exports: [FillService, DirectRange],
   imports: [CacheModule, MirrorsModule, RepositoryModule],
-  providers: [FillService],
+  providers: [FillService, DirectRange],
 })
 export class FillsModule {}

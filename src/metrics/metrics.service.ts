@@ -58,6 +58,11 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Bytes from upstream: per configured mirror host, SRC_URI hosts together (bounded label values). */
+  countUpstream(key: string, bytes: number, isMirror: boolean): void {
+    this.upstreamBytes.inc({ mirror: isMirror ? new URL(key).host : 'src_uri' }, bytes);
+  }
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'portcache_' });
   }

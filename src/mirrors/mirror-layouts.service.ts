@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
-import { FLAT, type Layout, parseLayoutConf } from '../distfile/layout.js';
+import { FLAT, type Layout, layoutPath, parseLayoutConf } from '../distfile/layout.js';
 import { headerValue, UpstreamClient } from './upstream-client.service.js';
 
 const LAYOUT_TTL_MS = 24 * 3600_000;
@@ -19,6 +19,15 @@ export class MirrorLayouts {
     private readonly upstream: UpstreamClient,
     private readonly clock: Clock,
   ) {}
+
+  /** The URL of `name` on `mirror`, in the mirror's layout. */
+  async urlOf(mirror: string, name: string): Promise<string> {
+    const path = layoutPath(await this.layoutOf(mirror), name)
+      .split('/')
+      .map(encodeURIComponent)
+      .join('/');
+    return `${mirror}/distfiles/${path}`;
+  }
 
   async layoutOf(mirror: string): Promise<Layout> {
     const known = this.known.get(mirror);
