@@ -1,15 +1,15 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CacheStore } from '../src/cache/cache-store.service.js';
 import { SrcUriResolver } from '../src/repository/src-uri-resolver.service.js';
 import { writeRepo } from '../src/repository/testing/fixture-repos.js';
+import { makeGitRemote } from '../src/repository/testing/git-remote.js';
 import { fetchDistfile, wget } from './support/http-client.js';
 import { type RunningPortcache, startPortcache } from './support/portcache.js';
 import { sleep, UpstreamServer } from './support/upstream-server.js';
@@ -23,19 +23,6 @@ const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const digest = (algorithm: string, data: Buffer) => createHash(algorithm).update(data).digest('hex');
 const distLine = (name: string, body: Buffer) =>
   `DIST ${name} ${body.length} BLAKE2B ${digest('blake2b512', body)} SHA512 ${digest('sha512', body)}\n`;
-
-const GIT_ENV = {
-  ...process.env,
-  GIT_CONFIG_GLOBAL: '/dev/null',
-  GIT_AUTHOR_NAME: 'Test',
-  GIT_AUTHOR_EMAIL: 'test@example.org',
-  GIT_COMMITTER_NAME: 'Test',
-  GIT_COMMITTER_EMAIL: 'test@example.org',
-};
-
-async function git(cwd: string, ...args: string[]): Promise<void> {
-  await promisify(execFile)('git', ['-c', 'init.defaultBranch=main', ...args], { cwd, env: GIT_ENV });
-}
 
 /** Waits (bounded) until `check` holds. */
 async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
@@ -381,20 +368,7 @@ describe('repository index on the fill path', () => {
 
   it('syncs a git repository: a new commit appears in the index, a broken remote keeps the old index', async () => {
     const root = await tempDir();
-    const remote = join(root, 'remote', 'myrepo.git');
-    const work = join(root, 'work');
-    await mkdir(work, { recursive: true });
-    await git(root, 'init', '--quiet', '--bare', remote);
-    await git(work, 'init', '--quiet');
-    const push = async (files: Record<string, string>) => {
-      for (const [path, content] of Object.entries(files)) {
-        await mkdir(dirname(join(work, path)), { recursive: true });
-        await writeFile(join(work, path), content);
-      }
-      await git(work, 'add', '--all');
-      await git(work, 'commit', '--quiet', '--message', 'update');
-      await git(work, 'push', '--quiet', remote, 'HEAD:main');
-    };
+    const { url: remote, push } = await makeGitRemote(root, 'myrepo', 'remote');
     const one = randomBytes(1000);
     const two = randomBytes(2000);
     await push({

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import {
   lstat,
   mkdir,
@@ -13,20 +12,10 @@ import {
 } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RepositorySync } from './repository-sync.js';
-
-const execFileAsync = promisify(execFile);
-const gitEnv = {
-  ...process.env,
-  GIT_CONFIG_GLOBAL: '/dev/null',
-  GIT_AUTHOR_NAME: 'Test',
-  GIT_AUTHOR_EMAIL: 'test@example.org',
-  GIT_COMMITTER_NAME: 'Test',
-  GIT_COMMITTER_EMAIL: 'test@example.org',
-};
+import { makeGitRemote } from './testing/git-remote.js';
 
 let root: string;
 let dataDir: string;
@@ -43,33 +32,8 @@ afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function git(cwd: string, ...args: string[]): Promise<string> {
-  const { stdout } = await execFileAsync('git', ['-c', 'init.defaultBranch=main', ...args], {
-    cwd,
-    env: gitEnv,
-  });
-  return stdout.trim();
-}
-
-/** A bare "remote" repository and a function that pushes a commit with the given files to it. */
-async function makeRemote(name = 'gentoo', parent = 'remotes') {
-  const url = join(root, parent, `${name}.git`);
-  const work = join(root, 'work', parent, name);
-  await mkdir(work, { recursive: true });
-  await git(root, 'init', '--quiet', '--bare', url);
-  await git(work, 'init', '--quiet');
-  const push = async (files: Record<string, string>): Promise<string> => {
-    for (const [path, content] of Object.entries(files)) {
-      await mkdir(dirname(join(work, path)), { recursive: true });
-      await writeFile(join(work, path), content);
-    }
-    await git(work, 'add', '--all');
-    await git(work, 'commit', '--quiet', '--message', 'update');
-    await git(work, 'push', '--quiet', url, 'HEAD:main');
-    return git(work, 'rev-parse', 'HEAD');
-  };
-  return { url, push };
-}
+/** A bare "remote" repository under the test's root and a function that pushes a commit to it. */
+const makeRemote = (name = 'gentoo', parent = 'remotes') => makeGitRemote(root, name, parent);
 
 const read = (path: string) => readFile(path, 'utf8');
 const checkouts = (name: string) => readdir(join(dataDir, 'checkouts', name));
