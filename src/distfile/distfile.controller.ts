@@ -213,19 +213,10 @@ export class DistfileController implements OnModuleInit {
   private headMiss(name: string, reply: FastifyReply): void {
     const size = this.fills.running(name)?.expectedSize ?? this.fills.knownSize(name);
     if (size === undefined) throw new NotFoundException(`${name} is not cached`);
-    reply.headers({ 'accept-ranges': 'bytes', 'content-type': OCTET_STREAM });
-    writeLengthHeaders(reply, undefined, size);
-    reply.send();
-  }
-}
-
-function writeLengthHeaders(reply: FastifyReply, range: ByteRange | undefined, size: number): void {
-  if (range) {
-    reply.code(206);
-    reply.header('content-range', `bytes ${range.start}-${range.end}/${size}`);
-    reply.header('content-length', range.end - range.start + 1);
-  } else {
-    reply.header('content-length', size);
+    const fields = ['accept-ranges', 'bytes'];
+    hijack(reply)
+      .writeHead(lengthFields(fields, undefined, size), fields)
+      .end();
   }
 }
 

@@ -116,10 +116,13 @@ export class FillService implements BeforeApplicationShutdown {
   join(name: string): Promise<PartialFile> {
     const running = this.fills.get(name);
     if (running) return running.ready;
-    const entry = this.resolver.lookup(name);
-    const plan = planSources(name, entry);
-    if (plan.refusal) return Promise.reject(new FetchRestricted(plan.refusal));
-    const fill = new Fill(plan, entry);
+    let planned: { entry: DistfileEntry | undefined; plan: SourcePlan };
+    try {
+      planned = this.plan(name);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const fill = new Fill(planned.plan, planned.entry);
     this.fills.set(name, fill);
     const run = this.run(name, fill)
       .catch((error: Error) => fill.fail(error))
@@ -151,10 +154,16 @@ export class FillService implements BeforeApplicationShutdown {
    * FetchRestricted for a file that will not be fetched.
    */
   knownSize(name: string): number | undefined {
+    const { entry } = this.plan(name);
+    return entry?.verifiable ? entry.size : undefined;
+  }
+
+  /** What the index says about `name` and where to fetch it; throws FetchRestricted instead of a plan that refuses. */
+  private plan(name: string): { entry: DistfileEntry | undefined; plan: SourcePlan } {
     const entry = this.resolver.lookup(name);
     const plan = planSources(name, entry);
     if (plan.refusal) throw new FetchRestricted(plan.refusal);
-    return entry?.verifiable ? entry.size : undefined;
+    return { entry, plan };
   }
 
   isFilling(name: string): boolean {

@@ -163,14 +163,12 @@ export class MirrorBalancer {
   /** A 404 is not a failure of the mirror, but it need not be asked for this file again soon. */
   recordNotFound(mirror: string, name: string): void {
     this.recordSuccess(this.state(mirror));
-    if (this.notFound.size >= NOT_FOUND_MAX_ENTRIES) this.pruneNotFound();
-    this.notFound.set(`${mirror}\n${name}`, this.clock.now() + NOT_FOUND_TTL_MS);
+    this.skipFor(mirror, name, NOT_FOUND_TTL_MS);
   }
 
   /** The source sent bytes that failed the Manifest check (or a size it contradicts): skip it for this file. */
   recordBadFile(mirror: string, name: string): void {
-    if (this.notFound.size >= NOT_FOUND_MAX_ENTRIES) this.pruneNotFound();
-    this.notFound.set(`${mirror}\n${name}`, this.clock.now() + BAD_BYTES_TTL_MS);
+    this.skipFor(mirror, name, BAD_BYTES_TTL_MS);
   }
 
   recordFailure(mirror: string, reason: string): void {
@@ -268,6 +266,11 @@ export class MirrorBalancer {
       if (sb !== undefined) return 1;
       return a.order - b.order;
     });
+  }
+
+  private skipFor(mirror: string, name: string, ttlMs: number): void {
+    if (this.notFound.size >= NOT_FOUND_MAX_ENTRIES) this.pruneNotFound();
+    this.notFound.set(`${mirror}\n${name}`, this.clock.now() + ttlMs);
   }
 
   private knownMissing(mirror: string, name: string): boolean {

@@ -67,7 +67,7 @@ export class CacheVerifier implements OnModuleInit, OnApplicationBootstrap {
   }
 
   private async recheck({ full, changedNames }: RefreshedEvent): Promise<void> {
-    const names = full ? [...this.store.names()] : [...changedNames].filter((name) => this.store.get(name));
+    const names = full ? [...this.store.names()] : [...changedNames];
     let quarantined = 0;
     for (let i = 0; i < names.length; i++) {
       if (i % RECHECK_BATCH === RECHECK_BATCH - 1) await new Promise((resolve) => setImmediate(resolve));
