@@ -7,7 +7,7 @@ import { blake2bPrefix } from '../src/distfile/layout.js';
 import { fetchDistfile, rawGet, wget } from './support/http-client.js';
 import { makeTempDir, type RunningPortcache, startPortcache } from './support/portcache.js';
 import { UpstreamServer } from './support/upstream-server.js';
-import { waitForCommit } from './support/wait.js';
+import { emptiedDir, waitForCommit } from './support/wait.js';
 
 const HASHED = randomBytes(300_000);
 const FLAT_ONLY = randomBytes(150_000);
@@ -179,6 +179,8 @@ describe('distfiles: hits, misses and the mirror protocol', () => {
     const text = response.body.toString();
     expect(text).toContain(new URL(hashed.url).host);
     expect(text).toContain(new URL(flat.url).host);
+    // The temporary file opened for the fill while the mirrors were asked is gone again.
+    expect(await emptiedDir(join(portcache.cacheDir, '.portcache', 'tmp'))).toEqual([]);
   });
 });
 

@@ -25,7 +25,7 @@ import { Metrics } from '../metrics/metrics.service.js';
 import { CacheVerifier } from '../verification/cache-verifier.service.js';
 import { isValidDistfileName, validateDistfileName, validateHashedPrefix } from './distfile-name.js';
 import { type ByteRange, ifRangeHolds, notModified, parseRange } from './http-range.js';
-import { SERVED_LAYOUT_CONF } from './layout.js';
+import { blake2bPrefix, SERVED_LAYOUT_CONF } from './layout.js';
 import { sendBody } from './send-body.js';
 
 const OCTET_STREAM = 'application/octet-stream';
@@ -53,6 +53,8 @@ export class DistfileController implements OnModuleInit {
   private readonly hits = this.metrics.requests.labels('hit');
   /** 64 KiB for small bodies; 1 MiB for big ones, at most 4 of those at a time. */
   private readonly buffers = new BufferPool(64 * 1024, 1024 * 1024, 4, 64);
+  /** Fills started by startFill(), for the route that handles the same request. */
+  private readonly earlyJoins = new WeakMap<IncomingMessage, Promise<PartialFile>>();
 
   constructor(
     private readonly store: CacheStore,
@@ -75,7 +77,10 @@ export class DistfileController implements OnModuleInit {
     const [fastify] = server.listeners('request') as RequestListener[];
     server.removeListener('request', fastify);
     server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-      if (!this.answerHit(request, response)) fastify(request, response);
+      if (this.answerHit(request, response)) return;
+      // A miss's fill runs first, up to sending its upstream request; the route comes after.
+      if (this.earlyJoins.has(request)) setImmediate(fastify, request, response);
+      else fastify(request, response);
     });
   }
 
@@ -85,13 +90,28 @@ export class DistfileController implements OnModuleInit {
     const path = plainDistfilePath(request.url ?? '');
     if (!path || !isValidDistfileName(path.name)) return false;
     const file = this.verifier.cachedFile(path.name);
-    if (!file || (path.prefix !== undefined && path.prefix !== file.prefix)) return false;
+    if (!file) {
+      if (request.method === 'GET') this.startFill(request, path);
+      return false;
+    }
+    if (path.prefix !== undefined && path.prefix !== file.prefix) return false;
     try {
       this.sendCached(file, request, () => response);
     } catch {
       return false; // e.g. the file vanished: the route answers, through the exception filter
     }
     return true;
+  }
+
+  /**
+   * A GET miss by a plain path starts its fill here, before Fastify and Nest route the request
+   * (about 0.3 ms of a miss's time to first byte); the route's serve() takes over the same join.
+   */
+  private startFill(request: IncomingMessage, path: { prefix?: string; name: string }): void {
+    if (path.prefix !== undefined && path.prefix !== blake2bPrefix(path.name)) return;
+    const joined = this.fills.join(path.name);
+    joined.catch(() => undefined); // serve() handles the failure
+    this.earlyJoins.set(request, joined);
   }
 
   @Get('layout.conf')
@@ -132,7 +152,8 @@ export class DistfileController implements OnModuleInit {
     if (cached) return this.sendCached(cached, request.raw, () => hijack(reply));
     if (request.method === 'HEAD') return this.headMiss(name, reply);
     this.metrics.requests.inc({ result: 'miss' });
-    const partial = await withDeadline(this.fills.join(name), this.config.stallTimeoutMs, name);
+    const joined = this.earlyJoins.get(request.raw) ?? this.fills.join(name);
+    const partial = await withDeadline(joined, this.config.stallTimeoutMs, name);
     const committed = partial.status === 'committed' ? this.verifier.cachedFile(name) : undefined;
     if (committed) return this.sendCached(committed, request.raw, () => hijack(reply));
     await this.sendPartial(partial, request, reply);

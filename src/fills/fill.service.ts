@@ -37,6 +37,11 @@ export class FetchRestricted extends NotFoundException {}
 /** One running fill: `ready` resolves with the partial file once a source answered. */
 class Fill {
   partial: PartialFile | undefined;
+  /**
+   * The temporary file for the first source that answers, opened while its request is on the
+   * way: a miss's first byte then does not wait for open() (about 0.5 ms here).
+   */
+  opening: Promise<PartialFile> | undefined;
   ready!: Promise<PartialFile>;
   private resolve!: (partial: PartialFile) => void;
   private reject!: (error: Error) => void;
@@ -174,6 +179,8 @@ export class FillService implements BeforeApplicationShutdown {
     this.metrics.fillsQueued.inc();
     const releaseSlot = await this.slots.acquire().finally(() => this.metrics.fillsQueued.dec());
     this.metrics.fillsActive.inc();
+    fill.opening = this.store.createPartial(name);
+    fill.opening.catch(() => undefined);
     const tried: string[] = [];
     try {
       for (const step of fill.plan.steps) {
@@ -195,6 +202,13 @@ export class FillService implements BeforeApplicationShutdown {
     } finally {
       this.metrics.fillsActive.dec();
       releaseSlot();
+      fill.opening?.then(
+        (unused) => {
+          unused.fail(new Error(`${name}: no source answered`)); // closes it
+          return this.store.discard(unused);
+        },
+        () => undefined,
+      );
     }
   }
 
@@ -286,8 +300,10 @@ export class FillService implements BeforeApplicationShutdown {
     let compareUntil = 0;
     if (!target) {
       try {
-        target = await this.store.createPartial(name);
+        target = await (fill.opening ?? this.store.createPartial(name));
+        fill.opening = undefined;
       } catch (error) {
+        fill.opening = undefined;
         await response.body.dump().catch(() => undefined);
         this.logger.error(`${name}: cannot create a temporary file: ${(error as Error).message}`);
         throw new RetryLater(`${name}: the cache cannot take new files right now`, 60);

@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import { CacheStore } from '../../src/cache/cache-store.service.js';
 import { FillService } from '../../src/fills/fill.service.js';
 import type { RunningPortcache } from './portcache.js';
@@ -29,4 +30,14 @@ export async function waitForFillAt(
     if (written >= bytes) return written;
   }
   throw new Error(`fill of ${name} did not reach ${bytes} bytes within ${timeoutMs} ms`);
+}
+
+/** Waits (bounded) until `dir` is empty; resolves with what it still holds at the deadline. */
+export async function emptiedDir(dir: string, timeoutMs = 2000): Promise<string[]> {
+  let entries = await readdir(dir);
+  for (const deadline = Date.now() + timeoutMs; entries.length > 0 && Date.now() < deadline; ) {
+    await sleep(10);
+    entries = await readdir(dir);
+  }
+  return entries;
 }
