@@ -1,4 +1,4 @@
-import './v8-flags.js';
+import { compileBaselineFromNowOn } from './v8-flags.js';
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
 import { Logger } from '@nestjs/common';
@@ -32,6 +32,7 @@ async function bootstrap(): Promise<void> {
   configureApp(app);
   const config = app.get(PortcacheConfig);
   await app.listen(config.port, config.host);
+  compileBaselineFromNowOn();
   new Logger('portcache').log(`serving ${config.cacheDir} on ${await app.getUrl()}`);
 }
 
