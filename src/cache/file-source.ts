@@ -2,8 +2,8 @@
 export interface FileSource {
   /**
    * The bytes from `position` on, not beyond `end`: read into `buffer` (a part of it comes
-   * back) or, when the source holds them in memory, those chunks. None: the file ends at
-   * `position`. May call back before returning.
+   * back) or, when the source holds them in memory, those chunks, which stay valid until the
+   * next read() or close(). None: the file ends at `position`. May call back before returning.
    */
   read(
     position: number,

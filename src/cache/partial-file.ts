@@ -4,6 +4,7 @@ import { DigestAccumulator, type Digests } from './digests.js';
 import type { DiskIo } from './disk-io.js';
 import type { FileSource } from './file-source.js';
 import { RecentBytes } from './recent-bytes.js';
+import { countFilledBytes } from './young-garbage.js';
 
 /**
  * Waiting readers are woken when this many new bytes are on disk, or this long after the first
@@ -13,7 +14,6 @@ const WAKE_BYTES = 256 * 1024;
 const WAKE_MS = 5;
 /** Bytes kept in memory behind the end of the fill (see RecentBytes). */
 const RECENT_BYTES = 1024 * 1024;
-const RECENT_CHUNKS = 32;
 /** At most this much per read from memory: what a response holds while its socket drains. */
 const RECENT_READ = 256 * 1024;
 
@@ -41,7 +41,7 @@ export class PartialFile extends EventEmitter {
   /** `written` when waiting readers were last woken. */
   private wokenAt = 0;
   private wakeTimer: NodeJS.Timeout | undefined;
-  private readonly recent = new RecentBytes(RECENT_BYTES, RECENT_CHUNKS);
+  private readonly recent = new RecentBytes(RECENT_BYTES);
 
   constructor(
     readonly name: string,
@@ -78,17 +78,32 @@ export class PartialFile extends EventEmitter {
     return this.done && this.readable === this.written;
   }
 
-  async append(chunks: Buffer[]): Promise<void> {
-    if (this.status !== 'filling') throw new Error(`${this.name}: append after ${this.status}`);
+  append(chunks: Buffer[]): Promise<void> {
+    if (this.status !== 'filling') {
+      return Promise.reject(new Error(`${this.name}: append after ${this.status}`));
+    }
+    // Copied at once, so that the buffers they arrived in die young (see RecentBytes).
+    return this.write(this.recent.append(this.written, chunks));
+  }
+
+  private async write(copies: Buffer[]): Promise<void> {
     const generation = this.generation;
-    const length = await this.io.writev(this.handle, chunks, this.written);
-    if (generation !== this.generation) return;
-    this.recent.append(this.written, chunks);
-    this.written += length;
-    if (this.wokenAt === 0 || this.written - this.wokenAt >= WAKE_BYTES) this.wake();
-    else this.wakeTimer ??= setTimeout(() => this.wake(), WAKE_MS);
-    // After the readers had their bytes: hashing is the slow part (about 0.3 ms for the first batch).
-    for (const chunk of chunks) this.digests.update(chunk);
+    let length = 0;
+    for (const copy of copies) length += copy.length;
+    this.recent.hold(copies, this.written, this.written + length);
+    try {
+      await this.io.writev(this.handle, copies, this.written);
+      if (generation !== this.generation) return;
+      this.written += length;
+      this.recent.advance(this.written);
+      if (this.wokenAt === 0 || this.written - this.wokenAt >= WAKE_BYTES) this.wake();
+      else this.wakeTimer ??= setTimeout(() => this.wake(), WAKE_MS);
+      // After the readers had their bytes: hashing is the slow part (about 0.3 ms for the first batch).
+      for (const chunk of copies) this.digests.update(chunk);
+      countFilledBytes(length);
+    } finally {
+      this.recent.release(copies);
+    }
   }
 
   /** All bytes are in: the size is final and readers may finish. Returns what was written. */
@@ -136,9 +151,18 @@ export class PartialFile extends EventEmitter {
     this.closeIfUnused();
   }
 
-  /** Bytes [from, to) if they are still in memory. */
-  recentBytes(from: number, to: number): Buffer[] | undefined {
-    return this.recent.slice(from, to);
+  /**
+   * Bytes [from, to) if they are still in memory, as views that stay valid until `reader`
+   * calls releaseRecent().
+   */
+  recentBytes(reader: object, from: number, to: number): Buffer[] | undefined {
+    const views = this.recent.slice(from, to);
+    if (views) this.recent.hold(reader, from, to);
+    return views;
+  }
+
+  releaseRecent(reader: object): void {
+    this.recent.release(reader);
   }
 
   /** A reader of this file that follows the fill: it waits for bytes not written yet. */
@@ -171,9 +195,14 @@ class PartialFileReader implements FileSource {
 
   constructor(
     private readonly file: PartialFile,
-    readonly close: () => void,
+    private readonly onClose: () => void,
   ) {
     this.generation = file.generation;
+  }
+
+  close(): void {
+    this.file.releaseRecent(this);
+    this.onClose();
   }
 
   read(
@@ -182,6 +211,7 @@ class PartialFileReader implements FileSource {
     buffer: Buffer,
     callback: (error: Error | null, chunks: readonly Buffer[]) => void,
   ): void {
+    this.file.releaseRecent(this); // the views of the previous read were sent
     let now: readonly Buffer[] | undefined;
     try {
       now = this.readNow(position, end, buffer);
@@ -211,7 +241,7 @@ class PartialFileReader implements FileSource {
     if (file.generation !== this.generation) throw this.changed();
     const limit = Math.min(end, file.readable);
     if (position < limit) {
-      const recent = file.recentBytes(position, Math.min(limit, position + RECENT_READ));
+      const recent = file.recentBytes(this, position, Math.min(limit, position + RECENT_READ));
       if (recent) return recent;
       // Just written, so in the page cache: a synchronous read costs less than a thread-pool hop.
       const length = Math.min(buffer.length, limit - position);
