@@ -44,6 +44,35 @@ describe('PartialFile readers', () => {
     reader.close();
   });
 
+  it('keeps the bytes a reader was handed intact while memory goes round between fills', async () => {
+    const path = join(dir, 'z.part');
+    const other = new PartialFile('z.tar.gz', path, await open(path, 'wx+'), new NodeDiskIo(), 2000);
+    const fills = [
+      { file: partial, source: randomBytes(6 * MiB) },
+      { file: other, source: randomBytes(6 * MiB) },
+    ];
+    // Each reader checks what it was handed only after a pause, as a socket sends it later.
+    const readAll = async ({ file, source }: (typeof fills)[number], pauseMs: number) => {
+      const reader = file.openReader();
+      for (let position = 0; position < source.length; ) {
+        const chunks = await read(reader, position, source.length);
+        await new Promise((resolve) => setTimeout(resolve, pauseMs));
+        for (const chunk of chunks) {
+          expect(chunk.equals(source.subarray(position, position + chunk.length))).toBe(true);
+          position += chunk.length;
+        }
+      }
+      reader.close();
+    };
+    const readers = fills.flatMap((fill) => [readAll(fill, 0), readAll(fill, 2), readAll(fill, 5)]);
+    for (let at = 0; at < 6 * MiB; at += 256 * 1024) {
+      for (const { file, source } of fills) await file.append([source.subarray(at, at + 256 * 1024)]);
+    }
+    for (const { file } of fills) file.end();
+    await Promise.all(readers);
+    await other.handle.close();
+  });
+
   it('waits for bytes not written yet, and ends with none once the fill has ended', async () => {
     const reader = partial.openReader();
     const waiting = read(reader, 0, Number.POSITIVE_INFINITY);
