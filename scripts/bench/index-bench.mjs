@@ -5,7 +5,7 @@
 //   node --expose-gc scripts/bench/index-bench.mjs --measure <tree> <gentoo>   one fresh build
 // Needs `npm run build` (it imports dist/) and the unpacked fixtures (test/fixtures/repos).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -76,11 +76,21 @@ async function main() {
     // Like every ::gentoo tree (rsync or gentoo-mirror git): a sync changes it, a local edit doesn't.
     await writeFile(join(tree, 'metadata/timestamp.chk'), 'Sat, 21 Nov 2026 17:30:01 +0000\n');
     spawnSync('sync');
+    // The node flags of `npm start` (the young generation's size), so that what is measured is what an admin runs.
+    const startScript = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start;
+    const nodeFlags = startScript.split(/\s+/).filter((arg) => arg.startsWith('--'));
     const runs = [];
     for (let i = 0; i < RUNS; i++) {
       const child = spawnSync(
         process.execPath,
-        ['--expose-gc', fileURLToPath(import.meta.url), '--measure', tree, join(fixtures, 'gentoo')],
+        [
+          ...nodeFlags,
+          '--expose-gc',
+          fileURLToPath(import.meta.url),
+          '--measure',
+          tree,
+          join(fixtures, 'gentoo'),
+        ],
         { encoding: 'utf8', maxBuffer: 1 << 20 },
       );
       if (child.status !== 0) throw new Error(`index measurement failed: ${child.stderr}`);

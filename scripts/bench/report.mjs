@@ -161,8 +161,8 @@ exits. One portcache process serves the whole run.
   kernel updates VmHWM lazily, so the row judges the larger of the two.
 - **Item 7** (\`scripts/bench/index-bench.mjs\`, after portcache has stopped): a ::gentoo-sized
   synthetic tree (33 renamed copies of the GURU fixture plus gentoo-mini, with a
-  \`metadata/timestamp.chk\`) is written and \`sync\`'ed; then 3 fresh \`node --expose-gc\` processes each
-  build the index over it (files in the page cache), record RSS and heap after two forced GCs minus
+  \`metadata/timestamp.chk\`) is written and \`sync\`'ed; then 3 fresh \`node --expose-gc\` processes with the
+  node flags of \`npm start\` each build the index over it (files in the page cache), record RSS and heap after two forced GCs minus
   those of the idle process, touch one md5-cache entry (renamed into place) and refresh. Medians.
 
 benchmarks.json also records, per item, the CPU seconds portcache and the benchmark script used, and

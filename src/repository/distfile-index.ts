@@ -115,9 +115,12 @@ export class DistfileIndex {
     return this.current?.lookup(name);
   }
 
-  /** The first call builds everything; later ones re-read what changed. Calls run one at a time. */
+  /**
+   * The first call builds everything; later ones re-read what changed. Calls run one at a time.
+   * Each ends the reader thread (15–35 MB); refreshes are a minute or more apart.
+   */
   refresh(options: RefreshOptions = {}): Promise<RefreshResult> {
-    const result = this.running.then(() => this.refreshOnce(options));
+    const result = this.running.then(() => this.refreshOnce(options)).finally(() => this.reader.close());
     this.running = result.catch(() => undefined);
     return result;
   }
