@@ -223,6 +223,32 @@ describe('repository index on the fill path', () => {
     expect(done - atAllButOne).toBeGreaterThan(500);
   });
 
+  it('serves a far-ahead Range of an overlay file from its SRC_URI host, not from the mirrors', async () => {
+    const body = randomBytes(4 * MB);
+    const name = 'far-overlay-1.0.tar.gz';
+    const mirror = await upstream('hashed');
+    const host = (await upstream()).add(name, body, { rate: 1_000_000 });
+    const repo = await writeRepo(join(await tempDir(), 'overlay'), {
+      name: 'overlay',
+      entries: { 'app-misc/far-overlay-1.0': `EAPI=8\nSRC_URI=${host.url}/distfiles/${name}\n` },
+      manifests: { 'app-misc/far-overlay': distLine(name, body) },
+    });
+    await start({ PORTCACHE_MIRRORS: mirror.url, PORTCACHE_REPOS: repo, PORTCACHE_STALL_TIMEOUT: '2s' });
+    const first = fetchDistfile(url(name));
+    await until('the fill started', () => host.requestsFor(name).length === 1);
+    await sleep(200);
+    const offset = body.length - 100_000;
+    const started = Date.now();
+    const response = await fetchDistfile(url(name), { headers: { range: `bytes=${offset}-` } });
+    expect(response.status).toBe(206);
+    expect(response.body.equals(body.subarray(offset))).toBe(true);
+    expect(host.requestsFor(name).map((r) => r.range)).toEqual([undefined, `bytes=${offset}-`]);
+    expect(mirror.requestsFor(name)).toEqual([]);
+    // Its last byte waited for the fill's verification, not its first ones for the fill to get there.
+    expect(sha((await first).body)).toBe(sha(body));
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
   it('resumes on the next SRC_URI host with Range when one dies mid-body', async () => {
     const body = randomBytes(2 * MB);
     const name = 'flaky-host-1.0.tar.gz';

@@ -6,6 +6,7 @@ import { MirrorBalancer } from '../mirrors/mirror-balancer.service.js';
 import { MirrorLayouts } from '../mirrors/mirror-layouts.service.js';
 import { describeUpstreamError, headerValue, UpstreamClient } from '../mirrors/upstream-client.service.js';
 import { parseContentRange } from './content-range.js';
+import { FillService } from './fill.service.js';
 
 /** Serves a client that asks far beyond a running fill from its own ranged upstream request. */
 @Injectable()
@@ -15,21 +16,27 @@ export class DirectRange {
     private readonly layouts: MirrorLayouts,
     private readonly upstream: UpstreamClient,
     private readonly metrics: Metrics,
+    private readonly fills: FillService,
   ) {}
 
   /**
    * A private ranged upstream request for bytes [from, size) of a file being filled, for a
-   * client that asked far beyond the fill position. Undefined when no mirror serves it correctly.
+   * client that asked far beyond the fill position: to a mirror, or, when the fill reads from a
+   * SRC_URI host (the mirrors do not carry the file), to that host. Undefined when none serves
+   * it correctly.
    */
   async fetch(partial: PartialFile, from: number): Promise<Readable | undefined> {
     const { name, expectedSize: size } = partial;
-    const lease = this.balancer.acquire(name);
+    const source = this.fills.sourceOf(name);
+    const host = source && !source.mirror ? source : undefined;
+    const lease = host ? this.balancer.acquireHost(host.url, name) : this.balancer.acquire(name);
     if (!lease || size === undefined) {
       lease?.release();
       return undefined;
     }
     try {
-      const response = await this.upstream.get(await this.layouts.urlOf(lease.mirror, name), { from });
+      const url = host ? host.url : await this.layouts.urlOf(lease.mirror, name);
+      const response = await this.upstream.get(url, { from });
       const range = parseContentRange(headerValue(response.headers, 'content-range'));
       if (response.statusCode !== 206 || range?.start !== from || range.total !== size) {
         await response.body.dump().catch(() => undefined);
@@ -42,7 +49,7 @@ export class DirectRange {
       let lastByte: Buffer | undefined;
       const out = new Readable({ read: () => response.body.resume() });
       response.body.on('data', (chunk: Buffer) => {
-        this.metrics.countUpstream(lease.mirror, chunk.length, true);
+        this.metrics.countUpstream(lease.mirror, chunk.length, !host);
         let piece = chunk;
         if (received + chunk.length > lastAt) {
           lastByte = Buffer.from(chunk.subarray(lastAt - received));

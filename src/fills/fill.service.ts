@@ -37,6 +37,8 @@ export class FetchRestricted extends NotFoundException {}
 /** One running fill: `ready` resolves with the partial file once a source answered. */
 class Fill {
   partial: PartialFile | undefined;
+  /** Where the bytes come from now. */
+  source: Upstream | undefined;
   /**
    * The temporary file for the first source that answers, opened while its request is on the
    * way: a miss's first byte then does not wait for open() (about 0.5 ms here).
@@ -78,10 +80,12 @@ class Fill {
 }
 
 /** Where one attempt fetches from: a mirror (its layout decides the path) or a SRC_URI. */
-interface Upstream {
+export interface Upstream {
   /** The balancer's key: mirror base URL or the SRC_URI's origin. */
   readonly key: string;
   readonly url: string;
+  /** A configured mirror (else a SRC_URI host). */
+  readonly mirror: boolean;
 }
 
 class SlowUpstream extends Error {}
@@ -171,6 +175,11 @@ export class FillService implements BeforeApplicationShutdown {
     return { entry, plan };
   }
 
+  /** Where the running fill of `name` reads from now (it has the file). */
+  sourceOf(name: string): Upstream | undefined {
+    return this.fills.get(name)?.source;
+  }
+
   isFilling(name: string): boolean {
     return this.fills.has(name);
   }
@@ -225,7 +234,7 @@ export class FillService implements BeforeApplicationShutdown {
       const attempt = await this.layouts
         .urlOf(mirror, name)
         .then(
-          (url) => this.attempt({ key: mirror, url }, name, fill),
+          (url) => this.attempt({ key: mirror, url, mirror: true }, name, fill),
           (error) => this.failed(mirror, name, describeUpstreamError(error)),
         )
         .finally(() => lease.release());
@@ -243,7 +252,9 @@ export class FillService implements BeforeApplicationShutdown {
       tried.push(`${url}: skipped, ${this.balancer.hostRefusal(url, name) ?? 'busy'}`);
       return false;
     }
-    const attempt = await this.attempt({ key: lease.mirror, url }, name, fill).finally(() => lease.release());
+    const attempt = await this.attempt({ key: lease.mirror, url, mirror: false }, name, fill).finally(() =>
+      lease.release(),
+    );
     if (attempt.final) return true;
     tried.push(`${url}: ${attempt.reason}`);
     if (fill.partial) this.metrics.failovers.inc();
@@ -337,6 +348,7 @@ export class FillService implements BeforeApplicationShutdown {
     fill: Fill,
   ): Promise<Attempt> {
     const { key } = upstream;
+    fill.source = upstream;
     const startBytes = partial.written;
     const started = performance.now();
     const stopSlowWatch = this.watchRate(key, name, response, partial);
