@@ -364,7 +364,7 @@ export class FillService implements BeforeApplicationShutdown {
         throw new Error(`sent ${partial.written} of ${partial.expectedSize} bytes`);
       }
     } catch (error) {
-      this.countTransfer(key, partial.written - startBytes, started);
+      this.countTransfer(upstream, partial.written - startBytes, started);
       if (error instanceof DiskWriteError) return this.abandon(partial, error.message);
       const reason = error instanceof SlowUpstream ? error.message : describeUpstreamError(error);
       if (!(error instanceof SlowUpstream)) return this.failed(key, name, reason);
@@ -373,7 +373,7 @@ export class FillService implements BeforeApplicationShutdown {
     } finally {
       stopSlowWatch();
     }
-    this.countTransfer(key, partial.written - startBytes, started);
+    this.countTransfer(upstream, partial.written - startBytes, started);
     const digests = partial.end();
     const mismatch = manifestMismatch(digests, fill.entry);
     if (mismatch) return this.rejectBytes(upstream, fill, partial, mismatch);
@@ -451,9 +451,9 @@ export class FillService implements BeforeApplicationShutdown {
     return { final: false, reason };
   }
 
-  private countTransfer(mirror: string, bytes: number, startedMs: number): void {
-    this.balancer.recordTransfer(mirror, bytes, (performance.now() - startedMs) / 1000);
-    this.metrics.countUpstream(mirror, bytes, this.config.mirrors.includes(mirror));
+  private countTransfer(upstream: Upstream, bytes: number, startedMs: number): void {
+    this.balancer.recordTransfer(upstream.key, bytes, (performance.now() - startedMs) / 1000);
+    this.metrics.countUpstream(upstream.key, bytes, upstream.mirror);
   }
 }
 
