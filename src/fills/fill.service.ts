@@ -310,11 +310,11 @@ export class FillService implements BeforeApplicationShutdown {
     let target = partial;
     let compareUntil = 0;
     if (!target) {
+      const opening = fill.opening ?? this.store.createPartial(name);
+      fill.opening = undefined;
       try {
-        target = await (fill.opening ?? this.store.createPartial(name));
-        fill.opening = undefined;
+        target = await opening;
       } catch (error) {
-        fill.opening = undefined;
         await response.body.dump().catch(() => undefined);
         this.logger.error(`${name}: cannot create a temporary file: ${(error as Error).message}`);
         throw new RetryLater(`${name}: the cache cannot take new files right now`, 60);
