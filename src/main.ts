@@ -1,4 +1,3 @@
-import { compileBaselineFromNowOn } from './v8-flags.js';
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
 import { Logger } from '@nestjs/common';
@@ -32,7 +31,6 @@ async function bootstrap(): Promise<void> {
   configureApp(app);
   const config = app.get(PortcacheConfig);
   await app.listen(config.port, config.host);
-  compileBaselineFromNowOn();
   new Logger('portcache').log(`serving ${config.cacheDir} on ${await app.getUrl()}`);
 }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheStore } from '../src/cache/cache-store.service.js';
-import { blake2bPrefix } from '../src/distfile/layout.js';
+import { blake2bPrefix } from '../src/common/layout.js';
 import { FillService } from '../src/fills/fill.service.js';
 import { FaultyDiskIo, freeBytes } from './support/faulty-disk.js';
 import { fetchDistfile } from './support/http-client.js';

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { blake2bPrefix } from '../src/distfile/layout.js';
+import { blake2bPrefix } from '../src/common/layout.js';
 import { fetchDistfile, rawGet, wget } from './support/http-client.js';
 import { makeTempDir, type RunningPortcache, startPortcache } from './support/portcache.js';
 import { UpstreamServer } from './support/upstream-server.js';

@@ -4,7 +4,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { blake2bPrefix } from '../src/distfile/layout.js';
+import { blake2bPrefix } from '../src/common/layout.js';
 import { fetchDistfile } from './support/http-client.js';
 import { type RunningPortcache, startPortcache } from './support/portcache.js';
 import { sleep, UpstreamServer } from './support/upstream-server.js';

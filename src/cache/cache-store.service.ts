@@ -3,7 +3,7 @@ import { promises as fs, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { PortcacheConfig } from '../config/portcache-config.js';
-import { blake2bPrefix } from '../distfile/layout.js';
+import { blake2bPrefix } from '../common/layout.js';
 import { allocateReadBuffer } from './buffer-pool.js';
 import { DigestAccumulator, type Digests } from './digests.js';
 import { DiskIo } from './disk-io.js';

@@ -4,7 +4,6 @@ import { DigestAccumulator, type Digests } from './digests.js';
 import type { DiskIo } from './disk-io.js';
 import type { FileSource } from './file-source.js';
 import { RecentBytes } from './recent-bytes.js';
-import { countFilledBytes } from './young-garbage.js';
 
 /**
  * Waiting readers are woken when this many new bytes are on disk, or this long after the first
@@ -100,7 +99,6 @@ export class PartialFile extends EventEmitter {
       else this.wakeTimer ??= setTimeout(() => this.wake(), WAKE_MS);
       // After the readers had their bytes: hashing is the slow part (about 0.3 ms for the first batch).
       for (const chunk of copies) this.digests.update(chunk);
-      countFilledBytes(length);
     } finally {
       this.recent.release(copies);
     }

@@ -1,5 +1,5 @@
 import { BadRequestException, NotFoundException } from '@nestjs/common';
-import { blake2bPrefix } from './layout.js';
+import { blake2bPrefix } from '../common/layout.js';
 
 const MAX_NAME_BYTES = 255;
 

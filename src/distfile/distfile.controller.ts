@@ -25,7 +25,7 @@ import { Metrics } from '../metrics/metrics.service.js';
 import { CacheVerifier } from '../verification/cache-verifier.service.js';
 import { isValidDistfileName, validateDistfileName, validateHashedPrefix } from './distfile-name.js';
 import { type ByteRange, ifRangeHolds, notModified, parseRange } from './http-range.js';
-import { blake2bPrefix, SERVED_LAYOUT_CONF } from './layout.js';
+import { blake2bPrefix, SERVED_LAYOUT_CONF } from '../common/layout.js';
 import { sendBody } from './send-body.js';
 
 const OCTET_STREAM = 'application/octet-stream';

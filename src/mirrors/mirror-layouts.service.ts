@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
-import { FLAT, type Layout, layoutPath, parseLayoutConf } from '../distfile/layout.js';
+import { FLAT, type Layout, layoutPath, parseLayoutConf } from '../common/layout.js';
 import { headerValue, UpstreamClient } from './upstream-client.service.js';
 
 const LAYOUT_TTL_MS = 24 * 3600_000;
