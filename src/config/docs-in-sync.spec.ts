@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from './portcache-env.js';
 
-const OPTIONAL = ['PORTCACHE_ADMIN_TOKEN', 'PORTCACHE_REPOS', 'PORTCACHE_SYNC_REPOS'];
+const OPTIONAL = [
+  'PORTCACHE_ADMIN_TOKEN',
+  'PORTCACHE_REPOS',
+  'PORTCACHE_SYNC_REPOS',
+  'PORTCACHE_CLIENT_TIMEOUT',
+  'PORTCACHE_TRUSTED_NETS',
+];
 const readme = readFileSync('README.md', 'utf8');
 const example = readFileSync('.env.example', 'utf8');
 

@@ -12,6 +12,13 @@ export class PortcacheConfig {
   mirrors: string[];
   connectTimeoutMs: number;
   stallTimeoutMs: number;
+  /** A client that takes no byte of a response for this long is cut off. */
+  clientTimeoutMs: number;
+  /**
+   * Private, loopback or link-local addresses (IP or CIDR) that SRC_URIs and redirects may
+   * reach; configured mirrors may always be such addresses.
+   */
+  trustedNets: string[];
   adminToken: string | undefined;
   /** Simultaneous upstream downloads; further misses queue. */
   maxFills: number;
@@ -45,6 +52,10 @@ export class PortcacheConfig {
     config.mirrors = parseList(env.PORTCACHE_MIRRORS).map((url) => url.replace(/\/+$/, ''));
     config.connectTimeoutMs = parseDuration(env.PORTCACHE_CONNECT_TIMEOUT) as number;
     config.stallTimeoutMs = parseDuration(env.PORTCACHE_STALL_TIMEOUT) as number;
+    config.clientTimeoutMs = env.PORTCACHE_CLIENT_TIMEOUT
+      ? (parseDuration(env.PORTCACHE_CLIENT_TIMEOUT) as number)
+      : config.stallTimeoutMs;
+    config.trustedNets = parseList(env.PORTCACHE_TRUSTED_NETS ?? '');
     config.adminToken = env.PORTCACHE_ADMIN_TOKEN;
     config.maxFills = Number(env.PORTCACHE_MAX_FILLS);
     config.queueWaitMs = parseDuration(env.PORTCACHE_QUEUE_WAIT) as number;

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { plainToInstance } from 'class-transformer';
 import { IsOptional, Matches, ValidateBy, type ValidationOptions, validateSync } from 'class-validator';
 import { parseDuration, parseList, parseSize } from './units.js';
@@ -45,6 +46,27 @@ function IsGitUrlList(options?: ValidationOptions) {
   );
 }
 
+function IsNetList(options?: ValidationOptions) {
+  return ValidateBy(
+    {
+      name: 'isNetList',
+      validator: { validate: (v) => typeof v === 'string' && parseList(v).every(isNet) },
+    },
+    {
+      message: 'must be whitespace-separated IP addresses or networks, like 10.0.0.0/8 or fd00::/8',
+      ...options,
+    },
+  );
+}
+
+function isNet(text: string): boolean {
+  const [address, bits, extra] = text.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
 function isGitUrl(text: string): boolean {
   if (text.startsWith('/')) return true;
   return /^(https?|ssh|git|file):\/\/[^\s]+$/.test(text);
@@ -87,6 +109,14 @@ export class PortcacheEnv {
   PORTCACHE_STALL_TIMEOUT: string;
 
   @IsOptional()
+  @IsDuration()
+  PORTCACHE_CLIENT_TIMEOUT?: string;
+
+  @IsOptional()
+  @IsNetList()
+  PORTCACHE_TRUSTED_NETS?: string;
+
+  @IsOptional()
   @Matches(/^[\x21-\x7e]{16,}$/, { message: 'must be at least 16 printable characters without spaces' })
   PORTCACHE_ADMIN_TOKEN?: string;
 
@@ -125,7 +155,11 @@ export class PortcacheEnv {
 
 export const DEFAULTS: Omit<
   PortcacheEnv,
-  'PORTCACHE_ADMIN_TOKEN' | 'PORTCACHE_REPOS' | 'PORTCACHE_SYNC_REPOS'
+  | 'PORTCACHE_ADMIN_TOKEN'
+  | 'PORTCACHE_REPOS'
+  | 'PORTCACHE_SYNC_REPOS'
+  | 'PORTCACHE_CLIENT_TIMEOUT'
+  | 'PORTCACHE_TRUSTED_NETS'
 > = {
   PORTCACHE_HOST: '::',
   PORTCACHE_PORT: '8080',
