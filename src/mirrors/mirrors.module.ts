@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AddressRules } from '../common/address-rules.js';
 import { PortcacheConfig } from '../config/portcache-config.js';
 import { MirrorBalancer } from './mirror-balancer.service.js';
 import { MirrorLayouts } from './mirror-layouts.service.js';
@@ -10,7 +11,16 @@ import { createUpstreamDispatcher, UPSTREAM_DISPATCHER, UpstreamClient } from '.
     MirrorBalancer,
     MirrorLayouts,
     UpstreamClient,
-    { provide: UPSTREAM_DISPATCHER, inject: [PortcacheConfig], useFactory: createUpstreamDispatcher },
+    {
+      provide: AddressRules,
+      inject: [PortcacheConfig],
+      useFactory: (config: PortcacheConfig) => new AddressRules(config.mirrors, config.trustedNets),
+    },
+    {
+      provide: UPSTREAM_DISPATCHER,
+      inject: [PortcacheConfig, AddressRules],
+      useFactory: createUpstreamDispatcher,
+    },
   ],
 })
 export class MirrorsModule {}

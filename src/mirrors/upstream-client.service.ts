@@ -1,19 +1,67 @@
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { isIP, type LookupFunction } from 'node:net';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { Agent, type Dispatcher, interceptors, request } from 'undici';
+import { Agent, buildConnector, type Dispatcher, request } from 'undici';
+import { AddressRules, redirectTarget } from '../common/address-rules.js';
 import { PortcacheConfig } from '../config/portcache-config.js';
 
 export const UPSTREAM_DISPATCHER = Symbol('UPSTREAM_DISPATCHER');
 
-const MAX_REDIRECTS = 5;
 const USER_AGENT = 'portcache/0.1 (Gentoo distfiles cache)';
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-export function createUpstreamDispatcher(config: PortcacheConfig): Dispatcher {
+/** An upstream URL, redirect or address portcache will not use; the message says why. */
+export class UpstreamRefused extends Error {
+  readonly code = 'PORTCACHE_UPSTREAM_REFUSED';
+
+  constructor(readonly reason: string) {
+    super(`refused: ${reason}`);
+  }
+}
+
+/**
+ * The undici Agent for every upstream request. Addresses are judged where the socket is
+ * opened, on the address actually connected to: an IP-literal host in the connector, a host
+ * name in its DNS lookup. So a name that resolves to a private address, or resolves again
+ * to one after a check (DNS rebinding), cannot be reached. No redirect interceptor:
+ * UpstreamClient.get follows redirects itself, one checked hop at a time.
+ */
+export function createUpstreamDispatcher(config: PortcacheConfig, rules: AddressRules): Dispatcher {
+  const connector = buildConnector({ timeout: config.connectTimeoutMs, lookup: guardedLookup(rules) });
   return new Agent({
-    connect: { timeout: config.connectTimeoutMs },
+    connect: (options, callback) => {
+      const refusal =
+        isIP(options.hostname) && !rules.isMirrorHost(options.hostname)
+          ? rules.addressRefusal(options.hostname)
+          : undefined;
+      if (refusal) return callback(new UpstreamRefused(refusal), null);
+      return connector(options, callback);
+    },
     headersTimeout: config.stallTimeoutMs,
     bodyTimeout: config.stallTimeoutMs,
     keepAliveTimeout: 30_000,
-  }).compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS }));
+  });
+}
+
+/** dns.lookup that drops the addresses `rules` refuse, and fails when none is left. */
+function guardedLookup(rules: AddressRules): LookupFunction {
+  return (hostname, options, callback) => {
+    if (rules.isMirrorHost(hostname)) return dnsLookup(hostname, options, callback);
+    dnsLookup(hostname, { ...options, all: true }, (error, answer: LookupAddress[]) => {
+      if (error) return callback(error, '', undefined);
+      const allowed = answer.filter(({ address }) => rules.allowsAnswer(hostname, address));
+      if (allowed.length === 0) {
+        const reason =
+          rules.answerRefusal(
+            hostname,
+            answer.map(({ address }) => address),
+          ) ?? `${hostname} has no address`;
+        return callback(new UpstreamRefused(reason), '', undefined);
+      }
+      if (options.all) return callback(null, allowed);
+      callback(null, allowed[0].address, allowed[0].family);
+    });
+  };
 }
 
 export interface UpstreamResponse {
@@ -28,18 +76,52 @@ export interface UpstreamResponse {
  */
 @Injectable()
 export class UpstreamClient implements OnModuleDestroy {
-  constructor(@Inject(UPSTREAM_DISPATCHER) private readonly dispatcher: Dispatcher) {}
+  constructor(
+    @Inject(UPSTREAM_DISPATCHER) private readonly dispatcher: Dispatcher,
+    private readonly rules: AddressRules,
+  ) {}
 
+  /**
+   * GET `url`, following http(s) redirects (at most MAX_REDIRECTS) to hosts the address rules
+   * allow. A refused URL, hop or address rejects with UpstreamRefused.
+   */
   async get(url: string, options: { from?: number; signal?: AbortSignal } = {}): Promise<UpstreamResponse> {
     const headers: Record<string, string> = { 'user-agent': USER_AGENT };
     if (options.from) headers.range = `bytes=${options.from}-`;
-    const response = await request(url, {
-      dispatcher: this.dispatcher,
-      method: 'GET',
-      headers,
-      signal: options.signal,
-    });
-    return { statusCode: response.statusCode, headers: response.headers, body: response.body };
+    let target = new URL(url);
+    for (let followed = 0; ; followed++) {
+      const response = await this.hop(target, headers, options.signal, followed > 0);
+      const location = REDIRECTS.has(response.statusCode)
+        ? headerValue(response.headers, 'location')
+        : undefined;
+      if (location === undefined) return response;
+      // Redirect bodies are a few bytes of HTML; dump() gives up on large ones and closes the connection.
+      await response.body.dump().catch(() => undefined);
+      const next = redirectTarget(target, location, followed);
+      if (typeof next === 'string') throw new UpstreamRefused(next);
+      target = next;
+    }
+  }
+
+  private async hop(
+    target: URL,
+    headers: Record<string, string>,
+    signal: AbortSignal | undefined,
+    redirected: boolean,
+  ): Promise<UpstreamResponse> {
+    // The connector refuses the same IP literals; checking here saves a connection attempt.
+    const refusal = this.rules.urlRefusal(target);
+    try {
+      if (refusal) throw new UpstreamRefused(refusal);
+      const response = await request(target, { dispatcher: this.dispatcher, method: 'GET', headers, signal });
+      return { statusCode: response.statusCode, headers: response.headers, body: response.body };
+    } catch (error) {
+      // Name the hop: the caller's logs and 404 bodies show only the URL it asked for.
+      if (redirected && error instanceof UpstreamRefused) {
+        throw new UpstreamRefused(`redirect to ${target.href}: ${error.reason}`);
+      }
+      throw error;
+    }
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -56,6 +138,8 @@ export function headerValue(headers: UpstreamResponse['headers'], name: string):
 export function describeUpstreamError(error: unknown): string {
   const e = error as { code?: string; message?: string };
   switch (e.code) {
+    case 'PORTCACHE_UPSTREAM_REFUSED':
+      return e.message ?? 'refused';
     case 'UND_ERR_CONNECT_TIMEOUT':
       return 'connect timeout';
     case 'UND_ERR_HEADERS_TIMEOUT':

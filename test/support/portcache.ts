@@ -26,7 +26,15 @@ export async function startPortcache(
 ): Promise<RunningPortcache> {
   const cacheDir = overrides.cacheDir ?? (await makeTempDir());
   let builder = Test.createTestingModule({
-    imports: [AppModule.register({ PORTCACHE_CACHE_DIR: cacheDir, PORTCACHE_CONNECT_TIMEOUT: '2s', ...env })],
+    imports: [
+      AppModule.register({
+        PORTCACHE_CACHE_DIR: cacheDir,
+        PORTCACHE_CONNECT_TIMEOUT: '2s',
+        // Test SRC_URI hosts listen on 127.0.0.1, which is not public.
+        PORTCACHE_TRUSTED_NETS: '127.0.0.1',
+        ...env,
+      }),
+    ],
   });
   if (overrides.diskIo) builder = builder.overrideProvider(DiskIo).useValue(overrides.diskIo);
   const moduleRef = await builder.compile();

@@ -18,6 +18,7 @@ export function spawnServer(env: Record<string, string>, cwd?: string): Promise<
       NO_COLOR: '1',
       PORTCACHE_HOST: '127.0.0.1',
       PORTCACHE_PORT: '0',
+      PORTCACHE_TRUSTED_NETS: '127.0.0.1',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
