@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { PortcacheConfig } from '../config/portcache-config.js';
 import { blake2bPrefix } from '../common/layout.js';
+import { PortcacheConfig } from '../config/portcache-config.js';
 import { allocateReadBuffer } from './buffer-pool.js';
 import { DigestAccumulator, type Digests } from './digests.js';
 import { DiskIo } from './disk-io.js';
@@ -32,6 +32,37 @@ const HASH_CHUNK = 1024 * 1024;
 interface StoredMeta extends Digests {
   name: string;
   committedAt: string;
+  /**
+   * The data file these digests belong to (inode and mtime in ns, as decimal strings): metadata
+   * that outlived its file (a crash between the renames) never vouches for another one.
+   */
+  ino?: string;
+  mtimeNs?: string;
+}
+
+/** Who a file on disk is: what metadata must name to be trusted for it. */
+interface FileIdentity {
+  ino: string;
+  mtimeNs: string;
+  size: number;
+  mtimeMs: number;
+}
+
+async function identityOf(target: string | fs.FileHandle): Promise<FileIdentity> {
+  const stat =
+    typeof target === 'string'
+      ? await fs.stat(target, { bigint: true })
+      : await target.stat({ bigint: true });
+  return {
+    ino: String(stat.ino),
+    mtimeNs: String(stat.mtimeNs),
+    size: Number(stat.size),
+    mtimeMs: Number(stat.mtimeMs),
+  };
+}
+
+function sameFile(a: FileIdentity, b: FileIdentity): boolean {
+  return a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.size === b.size;
 }
 
 /**
@@ -45,6 +76,8 @@ interface StoredMeta extends Digests {
 export class CacheStore implements OnModuleInit {
   private readonly logger = new Logger(CacheStore.name);
   private readonly files = new Map<string, CachedFile>();
+  /** Names someone is writing (a fill, an import, adoption, a delete): one writer per name. */
+  private readonly writers = new Set<string>();
   private readonly openFiles = new OpenFiles(OPEN_FILES);
   private readonly tmpDir: string;
   private readonly metaDir: string;
@@ -77,6 +110,21 @@ export class CacheStore implements OnModuleInit {
     return this.files.size;
   }
 
+  /**
+   * Makes the caller the only writer of `name` (fill, import, adoption, delete) until it calls
+   * the returned release; undefined while someone else writes it.
+   */
+  claim(name: string): (() => void) | undefined {
+    if (this.writers.has(name)) return undefined;
+    this.writers.add(name);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.writers.delete(name);
+    };
+  }
+
   /** The bytes of a committed file, through a cached open descriptor. Throws what open() throws. */
   open(file: CachedFile): FileSource {
     return this.openFiles.acquire(file.path);
@@ -88,30 +136,32 @@ export class CacheStore implements OnModuleInit {
     return new PartialFile(name, tmpPath, handle, this.io, this.config.stallTimeoutMs);
   }
 
-  /** Makes the fully written partial file durable and visible under its name. */
+  /**
+   * Makes the fully written partial file durable and visible under its name; the caller holds
+   * the name's claim. The served entry switches in the same turn of the event loop as the
+   * rename, so no response pairs the old length or ETag with the new bytes.
+   */
   async commit(partial: PartialFile, digests: Digests): Promise<CachedFile> {
     const name = partial.name;
     const prefix = blake2bPrefix(name);
     const path = join(this.config.cacheDir, prefix, name);
     const metaPath = join(this.metaDir, prefix, name);
-    const meta: StoredMeta = { name, ...digests, committedAt: new Date().toISOString() };
 
     if (partial.lastModified) await partial.handle.utimes(partial.lastModified, partial.lastModified);
     await partial.handle.sync();
     await this.ensureDir(this.config.cacheDir, prefix);
     await this.ensureDir(this.metaDir, prefix);
-    await this.writeDurably(metaPath, JSON.stringify(meta));
-    await fs.rename(partial.tmpPath, path);
+    const identity = await identityOf(partial.handle);
+    await this.writeDurably(metaPath, metaOf(name, digests, identity));
+    const file = toCachedFile(name, path, identity.mtimeMs, digests);
+    renameSync(partial.tmpPath, path);
+    this.files.set(name, file);
     this.openFiles.forget(path);
     await Promise.all([
       fsyncDir(join(this.config.cacheDir, prefix)),
       fsyncDir(join(this.metaDir, prefix)),
       fsyncDir(this.tmpDir),
     ]);
-
-    const stat = await partial.handle.stat();
-    const file = toCachedFile(name, path, stat.mtimeMs, digests);
-    this.files.set(name, file);
     partial.markCommitted();
     return file;
   }
@@ -121,15 +171,21 @@ export class CacheStore implements OnModuleInit {
     await fs.rm(partial.tmpPath, { force: true });
   }
 
-  /** Deletes a committed file and its metadata. False when it was not cached. */
-  async remove(name: string): Promise<boolean> {
-    const file = this.files.get(name);
-    if (!file) return false;
-    this.files.delete(name);
-    this.openFiles.forget(file.path);
-    await fs.rm(file.path, { force: true });
-    await fs.rm(join(this.metaDir, blake2bPrefix(name), name), { force: true });
-    return true;
+  /** Deletes a committed file and its metadata; 'busy' while someone writes that name. */
+  async remove(name: string): Promise<'removed' | 'missing' | 'busy'> {
+    const release = this.claim(name);
+    if (!release) return 'busy';
+    try {
+      const file = this.files.get(name);
+      if (!file) return 'missing';
+      this.files.delete(name);
+      this.openFiles.forget(file.path);
+      await fs.rm(file.path, { force: true });
+      await fs.rm(join(this.metaDir, blake2bPrefix(name), name), { force: true });
+      return 'removed';
+    } finally {
+      release();
+    }
   }
 
   /**
@@ -149,9 +205,9 @@ export class CacheStore implements OnModuleInit {
     return true;
   }
 
-  /** Moves the temporary file of a fill whose bytes failed verification into quarantine. */
-  async quarantinePartial(partial: PartialFile, reason: string): Promise<void> {
-    await this.moveToQuarantine(partial.tmpPath, partial.name, reason);
+  /** Moves the temporary file of a fill whose bytes failed verification into quarantine; its new path. */
+  async quarantinePartial(partial: PartialFile, reason: string): Promise<string> {
+    return this.moveToQuarantine(partial.tmpPath, partial.name, reason);
   }
 
   /** Deletes quarantined files older than `maxAgeMs`; returns how many. */
@@ -173,13 +229,14 @@ export class CacheStore implements OnModuleInit {
   }
 
   /** `<quarantine>/<time>-<random>/<name>` plus `why` beside it; the directory's time is when. */
-  private async moveToQuarantine(path: string, name: string, reason: string): Promise<void> {
+  private async moveToQuarantine(path: string, name: string, reason: string): Promise<string> {
     const stamp = new Date().toISOString().replace(/[:.]/g, '');
     const dir = join(this.quarantineDir, `${stamp}-${randomBytes(4).toString('hex')}`);
     await fs.mkdir(dir, { recursive: true });
     await fs.rename(path, join(dir, name));
     await fs.writeFile(join(dir, 'why'), `${name}: ${reason}\n`);
     this.logger.warn(`${name}: quarantined (${reason}) in ${dir}`);
+    return join(dir, name);
   }
 
   /** `parent/name` exists, and if it had to be made, `parent` is fsync'ed so it survives a crash. */
@@ -224,8 +281,13 @@ export class CacheStore implements OnModuleInit {
           continue;
         }
         const meta = await this.readMeta(prefix, name);
-        if (meta && meta.size === stat.size)
-          this.files.set(name, toCachedFile(name, path, stat.mtimeMs, meta));
+        const identity = meta && (await identityOf(path).catch(() => undefined));
+        if (
+          meta?.ino &&
+          identity &&
+          sameFile(identity, { ...identity, ino: meta.ino, mtimeNs: `${meta.mtimeNs}`, size: meta.size })
+        )
+          this.files.set(name, toCachedFile(name, path, identity.mtimeMs, meta));
         else toAdopt.push({ name, path });
       }
     }
@@ -242,26 +304,50 @@ export class CacheStore implements OnModuleInit {
     }
   }
 
-  /** Files placed in the cache by hand (or whose metadata is lost) are hashed once, then served. */
+  /**
+   * Files placed in the cache by hand, or whose metadata is lost or belongs to another file, are
+   * hashed once, then served. Each is claimed while hashed, and its digests are recorded only
+   * if the file hashed is still the one there (a fill may have committed that name meanwhile).
+   */
   private async adopt(files: Array<{ name: string; path: string }>): Promise<void> {
-    this.logger.log(`hashing ${files.length} file(s) without recorded digests`);
+    this.logger.log(`hashing ${files.length} file(s) without trustworthy recorded digests`);
     const buffer = allocateReadBuffer(HASH_CHUNK);
     for (const { name, path } of files) {
+      const release = this.claim(name);
+      if (!release) continue; // being written: the writer's commit records it
       try {
+        if (this.files.has(name)) continue;
+        const before = await identityOf(path);
         const digests = await hashFile(path, buffer);
+        const after = await identityOf(path);
+        if (!sameFile(before, after) || after.size !== digests.size) {
+          this.logger.warn(`${path} changed while it was hashed; it is hashed again at the next start`);
+          continue;
+        }
         const prefix = blake2bPrefix(name);
         await this.ensureDir(this.metaDir, prefix);
-        await this.writeDurably(
-          join(this.metaDir, prefix, name),
-          JSON.stringify({ name, ...digests, committedAt: new Date().toISOString() }),
-        );
-        const stat = await fs.stat(path);
-        if (stat.size === digests.size) this.files.set(name, toCachedFile(name, path, stat.mtimeMs, digests));
+        await this.writeDurably(join(this.metaDir, prefix, name), metaOf(name, digests, after));
+        this.files.set(name, toCachedFile(name, path, after.mtimeMs, digests));
       } catch (error) {
         this.logger.warn(`could not adopt ${path}: ${(error as Error).message}`);
+      } finally {
+        release();
       }
     }
   }
+}
+
+function metaOf(name: string, digests: Digests, identity: FileIdentity): string {
+  const meta: StoredMeta = {
+    name,
+    size: digests.size,
+    BLAKE2B: digests.BLAKE2B,
+    SHA512: digests.SHA512,
+    committedAt: new Date().toISOString(),
+    ino: identity.ino,
+    mtimeNs: identity.mtimeNs,
+  };
+  return JSON.stringify(meta);
 }
 
 function toCachedFile(name: string, path: string, mtimeMs: number, digests: Digests): CachedFile {

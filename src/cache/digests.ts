@@ -19,6 +19,15 @@ export class DigestAccumulator {
     this.size += chunk.length;
   }
 
+  /** An accumulator that goes on from the bytes hashed so far, independently of this one. */
+  copy(): DigestAccumulator {
+    const copy = new DigestAccumulator();
+    copy.blake2b = this.blake2b.copy();
+    copy.sha512 = this.sha512.copy();
+    copy.size = this.size;
+    return copy;
+  }
+
   digest(): Digests {
     return { size: this.size, BLAKE2B: this.blake2b.digest('hex'), SHA512: this.sha512.digest('hex') };
   }

@@ -55,26 +55,38 @@ export class PartialFile extends EventEmitter {
   }
 
   /**
-   * Set for a fill the Manifest can verify: its last byte reaches no client before the whole
-   * file has passed the check (commit), so no response completes with unverified bytes.
+   * Set for a fill a Manifest can (or, while the index builds, may) verify: no response ends
+   * (its own last byte) before the whole file has passed the check (commit), so no response
+   * completes with unverified bytes, whatever range it asked for.
    */
   holdBackLastByte = false;
 
-  /** Bytes a reader may hand to a client now. */
-  get readable(): number {
-    if (!this.holdBackLastByte || this.status === 'committed' || this.expectedSize === undefined) {
-      return this.written;
-    }
-    return Math.min(this.written, this.expectedSize - 1);
+  /**
+   * The end (exclusive) of what a response for bytes [.., end) may be sent now. A held-back
+   * response stops one byte short of its own end until the commit; when the length is not
+   * known yet, short of the newest byte.
+   */
+  sendableUntil(end: number): number {
+    const limit = Math.min(end, this.written);
+    if (!this.holdBackLastByte || this.status === 'committed') return limit;
+    const last = Math.min(end, this.expectedSize ?? Number.POSITIVE_INFINITY);
+    return last === Number.POSITIVE_INFINITY ? Math.min(limit, this.written - 1) : Math.min(limit, last - 1);
   }
 
   get done(): boolean {
     return this.status === 'ended' || this.status === 'committed';
   }
 
-  /** No byte will be added and every byte may be read. */
-  get complete(): boolean {
-    return this.done && this.readable === this.written;
+  /** No Manifest can verify the file after all (the index was built and does not know it): responses may end. */
+  stopHoldingBack(): void {
+    if (!this.holdBackLastByte) return;
+    this.holdBackLastByte = false;
+    this.wake();
+  }
+
+  /** The hashes of the bytes written so far, to go on from if what follows is thrown away. */
+  digestsSoFar(): DigestAccumulator {
+    return this.digests.copy();
   }
 
   append(chunks: Buffer[]): Promise<void> {
@@ -237,7 +249,7 @@ class PartialFileReader implements FileSource {
   private readNow(position: number, end: number, buffer: Buffer): readonly Buffer[] | undefined {
     const file = this.file;
     if (file.generation !== this.generation) throw this.changed();
-    const limit = Math.min(end, file.readable);
+    const limit = file.sendableUntil(end);
     if (position < limit) {
       const recent = file.recentBytes(this, position, Math.min(limit, position + RECENT_READ));
       if (recent) return recent;
@@ -248,7 +260,7 @@ class PartialFileReader implements FileSource {
       return [buffer.subarray(0, bytesRead)];
     }
     if (file.status === 'failed') throw file.failure ?? new Error(`${file.name}: fill failed`);
-    return file.complete ? [] : undefined;
+    return file.done && limit === Math.min(end, file.written) ? [] : undefined;
   }
 
   private changed(): Error {

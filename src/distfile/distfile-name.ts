@@ -4,18 +4,13 @@ import { blake2bPrefix } from '../common/layout.js';
 const MAX_NAME_BYTES = 255;
 
 /**
- * Checks a distfile name that Fastify has already percent-decoded once. Anything that could
+ * Checks a distfile name, percent-decoded once. Anything that could
  * name a path outside the cache directory, or a file no Portage would ask for, is a 400.
  */
 export function validateDistfileName(name: string): string {
   const reason = nameProblem(name);
   if (reason) throw new BadRequestException(`Invalid distfile name: ${reason}`);
   return name;
-}
-
-/** validateDistfileName without the exception, for the hit fast path. */
-export function isValidDistfileName(name: string): boolean {
-  return nameProblem(name) === undefined;
 }
 
 function nameProblem(name: string): string | undefined {

@@ -5,7 +5,7 @@ import { VerificationModule } from '../verification/verification.module.js';
 import { DistfileController } from './distfile.controller.js';
 
 @Module({
-  controllers: [DistfileController],
   imports: [CacheModule, FillsModule, VerificationModule],
+  providers: [DistfileController],
 })
 export class DistfileModule {}

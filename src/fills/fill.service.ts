@@ -1,25 +1,31 @@
-import { type BeforeApplicationShutdown, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import type { Readable } from 'node:stream';
+import {
+  type BeforeApplicationShutdown,
+  ConflictException,
+  Injectable,
+  Logger,
+  NotFoundException,
+} from '@nestjs/common';
 import { CacheStore } from '../cache/cache-store.service.js';
-import { DigestAccumulator } from '../cache/digests.js';
+import type { Digests } from '../cache/digests.js';
+import { sameRange } from '../cache/file-ranges.js';
 import type { PartialFile } from '../cache/partial-file.js';
 import { Clock } from '../common/clock.js';
 import { PortcacheConfig } from '../config/portcache-config.js';
 import { Metrics } from '../metrics/metrics.service.js';
 import { MirrorBalancer, type MirrorLease } from '../mirrors/mirror-balancer.service.js';
 import { MirrorLayouts } from '../mirrors/mirror-layouts.service.js';
-import {
-  describeUpstreamError,
-  headerValue,
-  UpstreamClient,
-  type UpstreamResponse,
-} from '../mirrors/upstream-client.service.js';
+import { describeUpstreamError } from '../mirrors/upstream-client.service.js';
 import type { DistfileEntry } from '../repository/distfile-snapshot.js';
 import { manifestMismatch } from '../repository/manifest-check.js';
 import { SrcUriResolver } from '../repository/src-uri-resolver.service.js';
-import { parseContentRange } from './content-range.js';
+import { Fill, type Upstream } from './fill.js';
 import { FillSlots, RetryLater } from './fill-slots.js';
-import { copyBodyToPartial, DiskWriteError } from './partial-file-sink.js';
+import { copyBodyToPartial } from './partial-file-sink.js';
+import { type Attempt, SourceAttempt } from './source-attempt.js';
 import { planSources, type SourcePlan } from './source-plan.js';
+
+export type { Upstream } from './fill.js';
 
 /** Thrown when no source has the file; its message lists what was tried. */
 export class NotFoundUpstream extends NotFoundException {
@@ -34,78 +40,33 @@ export class NotFoundUpstream extends NotFoundException {
 /** The file must not be fetched (RESTRICT=fetch); the message tells the admin what to do. */
 export class FetchRestricted extends NotFoundException {}
 
-/** One running fill: `ready` resolves with the partial file once a source answered. */
-class Fill {
-  partial: PartialFile | undefined;
-  /** Where the bytes come from now. */
-  source: Upstream | undefined;
-  /**
-   * The temporary file for the first source that answers, opened while its request is on the
-   * way: a miss's first byte then does not wait for open() (about 0.5 ms here).
-   */
-  opening: Promise<PartialFile> | undefined;
-  ready!: Promise<PartialFile>;
-  private resolve!: (partial: PartialFile) => void;
-  private reject!: (error: Error) => void;
+/** Someone else writes the name (an import, adoption, a delete): come back shortly. */
+export class NameBusy extends RetryLater {}
 
-  constructor(
-    readonly plan: SourcePlan,
-    readonly entry: DistfileEntry | undefined,
-  ) {
-    this.renew();
-  }
+/** An import whose bytes no Manifest entry for the name describes; they went to quarantine. */
+export class ImportMismatch extends Error {}
 
-  announce(partial: PartialFile): void {
-    this.partial = partial;
-    this.resolve(partial);
-  }
-
-  fail(error: Error): void {
-    this.reject(error);
-  }
-
-  /** The bytes so far were thrown away: requests from now on wait for the next source. */
-  restart(): void {
-    this.partial = undefined;
-    this.renew();
-  }
-
-  private renew(): void {
-    this.ready = new Promise<PartialFile>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    this.ready.catch(() => undefined);
-  }
-}
-
-/** Where one attempt fetches from: a mirror (its layout decides the path) or a SRC_URI. */
-export interface Upstream {
-  /** The balancer's key: mirror base URL or the SRC_URI's origin. */
-  readonly key: string;
-  readonly url: string;
-  /** A configured mirror (else a SRC_URI host). */
-  readonly mirror: boolean;
-}
-
-class SlowUpstream extends Error {}
+/** An import whose body broke off; nothing was kept. */
+export class ImportBroken extends Error {}
 
 const SHUTDOWN_WAIT_MS = 3000;
+/** Goes through the sources at most this often: again after the index taught the fill its Manifest entry, or to fetch the file whole from one source. */
+const MAX_PASSES = 4;
 
-/** How one attempt at one mirror ended: `final` means no other mirror is to be tried. */
-type Attempt = { final: true } | { final: false; reason: string };
+/** What a pass through the sources came to: the fill ended, no source could do it, or go through them again. */
+type PassOutcome = 'done' | 'exhausted' | 'again';
 
 /**
- * Single-flight fills: the first miss of a file starts one upstream download into a
- * PartialFile; every request for the same file while it runs reads that same partial file.
- * When a mirror fails, stalls or crawls mid-body, the fill resumes on the next mirror from
- * the current offset.
+ * One fill per name: the first miss of a file starts one upstream download into a partial file
+ * that every request for the file joins; an import is a fill whose source is the upload. Each
+ * fill holds the name's writer claim, ends committed or failed whatever throws, and commits
+ * nothing a Manifest disagrees with. SourceAttempt does each attempt against one source.
  */
 @Injectable()
 export class FillService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(FillService.name);
   private readonly fills = new Map<string, Fill>();
-  private readonly runs = new Set<Promise<void>>();
+  private readonly runs = new Set<Promise<unknown>>();
   private readonly slots: FillSlots;
 
   constructor(
@@ -113,10 +74,10 @@ export class FillService implements BeforeApplicationShutdown {
     private readonly store: CacheStore,
     private readonly balancer: MirrorBalancer,
     private readonly layouts: MirrorLayouts,
-    private readonly upstream: UpstreamClient,
     private readonly clock: Clock,
     private readonly metrics: Metrics,
     private readonly resolver: SrcUriResolver,
+    private readonly attempts: SourceAttempt,
   ) {
     this.slots = new FillSlots(config.maxFills, config.maxFills * 16, config.queueWaitMs);
   }
@@ -125,22 +86,25 @@ export class FillService implements BeforeApplicationShutdown {
   join(name: string): Promise<PartialFile> {
     const running = this.fills.get(name);
     if (running) return running.ready;
-    let planned: { entry: DistfileEntry | undefined; plan: SourcePlan };
+    let fill: Fill;
     try {
-      planned = this.plan(name);
+      fill = this.newFill(name);
     } catch (error) {
       return Promise.reject(error);
     }
-    const fill = new Fill(planned.plan, planned.entry);
-    this.fills.set(name, fill);
-    const run = this.run(name, fill)
-      .catch((error: Error) => fill.fail(error))
-      .finally(() => {
-        this.fills.delete(name);
-        this.runs.delete(run);
-      });
-    this.runs.add(run);
+    void this.track(name, fill, () => this.run(name, fill));
     return fill.ready;
+  }
+
+  /**
+   * Writes an uploaded file into the cache, verified like a fill; requests for the name join
+   * it meanwhile. Throws NameBusy while the name is being written, ImportBroken, ImportMismatch.
+   */
+  async import(name: string, body: Readable): Promise<{ digests: Digests; verified: boolean }> {
+    if (this.fills.has(name))
+      throw new ConflictException(`${name} is being written; try again when it is done`);
+    const fill = this.newFill(name, { steps: [] });
+    return this.track(name, fill, () => this.runImport(name, fill, body));
   }
 
   /** Lets fills that are committing finish (upstream requests are aborted by then), within a bound. */
@@ -167,6 +131,15 @@ export class FillService implements BeforeApplicationShutdown {
     return entry?.verifiable ? entry.size : undefined;
   }
 
+  /** Where the running fill of `name` reads from now (it has the file). */
+  sourceOf(name: string): Upstream | undefined {
+    return this.fills.get(name)?.source;
+  }
+
+  isFilling(name: string): boolean {
+    return this.fills.has(name);
+  }
+
   /** What the index says about `name` and where to fetch it; throws FetchRestricted instead of a plan that refuses. */
   private plan(name: string): { entry: DistfileEntry | undefined; plan: SourcePlan } {
     const entry = this.resolver.lookup(name);
@@ -175,13 +148,32 @@ export class FillService implements BeforeApplicationShutdown {
     return { entry, plan };
   }
 
-  /** Where the running fill of `name` reads from now (it has the file). */
-  sourceOf(name: string): Upstream | undefined {
-    return this.fills.get(name)?.source;
+  /** A fill holding the name's writer claim; throws FetchRestricted or NameBusy. */
+  private newFill(name: string, plan?: SourcePlan): Fill {
+    const planned = plan ? { entry: this.resolver.lookup(name), plan } : this.plan(name);
+    const release = this.store.claim(name);
+    if (!release) throw new NameBusy(`${name} is being written; try again shortly`, 5);
+    const fill = new Fill(planned.plan, planned.entry, !this.resolver.ready, release);
+    this.fills.set(name, fill);
+    if (fill.entryPending) void this.resolver.whenReady().then(() => this.learnEntry(name, fill));
+    return fill;
   }
 
-  isFilling(name: string): boolean {
-    return this.fills.has(name);
+  /** Runs `work` as the fill of `name`; whatever it throws, the fill ends failed and its partial file is gone. */
+  private track<T>(name: string, fill: Fill, work: () => Promise<T>): Promise<T> {
+    const run = work()
+      .catch(async (error: Error) => {
+        await this.failHard(name, fill, error);
+        throw error;
+      })
+      .finally(() => {
+        this.fills.delete(name);
+        fill.release();
+        this.runs.delete(run);
+      });
+    this.runs.add(run);
+    run.catch(() => undefined);
+    return run;
   }
 
   private async run(name: string, fill: Fill): Promise<void> {
@@ -192,22 +184,12 @@ export class FillService implements BeforeApplicationShutdown {
     fill.opening.catch(() => undefined);
     const tried: string[] = [];
     try {
-      for (const step of fill.plan.steps) {
-        const done =
-          step.kind === 'mirrors'
-            ? await this.tryMirrors(name, fill, tried)
-            : await this.tryUri(step.url, name, fill, tried);
-        if (done) return;
+      for (let pass = 1; ; pass++) {
+        const outcome = await this.pass(name, fill, tried);
+        if (outcome === 'done') return;
+        if (outcome === 'exhausted' || pass >= MAX_PASSES) break;
       }
-      if (!fill.partial) {
-        this.logger.warn(`${name}: not found upstream (${tried.join('; ')})`);
-        this.metrics.fills.inc({ result: 'not_found' });
-        throw new NotFoundUpstream(name, tried);
-      }
-      this.logger.warn(`${name}: fill failed at ${fill.partial.written} bytes (${tried.join('; ')})`);
-      this.metrics.fills.inc({ result: 'failed' });
-      await this.store.discard(fill.partial);
-      fill.partial.fail(new Error(`${name}: no source could finish it (${tried.join('; ')})`));
+      await this.giveUp(name, fill, tried);
     } finally {
       this.metrics.fillsActive.dec();
       releaseSlot();
@@ -221,44 +203,239 @@ export class FillService implements BeforeApplicationShutdown {
     }
   }
 
-  /** The configured mirrors, best first; true once the fill has ended for good. */
-  private async tryMirrors(name: string, fill: Fill, tried: string[]): Promise<boolean> {
+  /** The plan's sources in order (mirrors best first), until one delivers the verified file. */
+  private async pass(name: string, fill: Fill, tried: string[]): Promise<PassOutcome> {
     const excluded = new Set<string>();
-    for (
-      let lease = await this.nextMirror(name, excluded);
-      lease;
-      lease = await this.nextMirror(name, excluded)
-    ) {
-      excluded.add(lease.mirror);
-      const mirror = lease.mirror;
-      const attempt = await this.layouts
-        .urlOf(mirror, name)
-        .then(
-          (url) => this.attempt({ key: mirror, url, mirror: true }, name, fill),
-          (error) => this.failed(mirror, name, describeUpstreamError(error)),
-        )
-        .finally(() => lease.release());
-      if (attempt.final) return true;
-      tried.push(`${new URL(mirror).host}: ${attempt.reason}`);
-      if (fill.partial) this.metrics.failovers.inc();
+    for (const step of fill.plan.steps) {
+      if (step.kind === 'uri') {
+        const outcome = await this.tryUri(step.url, name, fill, tried);
+        if (outcome !== 'next') return outcome;
+        continue;
+      }
+      for (
+        let lease = await this.nextMirror(name, excluded);
+        lease;
+        lease = await this.nextMirror(name, excluded)
+      ) {
+        excluded.add(lease.mirror);
+        const outcome = await this.tryMirror(lease, name, fill, tried);
+        if (outcome !== 'next') return outcome;
+      }
     }
-    return false;
+    return 'exhausted';
   }
 
-  /** One SRC_URI; true once the fill has ended for good. */
-  private async tryUri(url: string, name: string, fill: Fill, tried: string[]): Promise<boolean> {
-    const lease = this.balancer.acquireHost(url, name);
+  private async tryMirror(lease: MirrorLease, name: string, fill: Fill, tried: string[]) {
+    const mirror = lease.mirror;
+    try {
+      let url: string;
+      try {
+        url = await this.layouts.urlOf(mirror, name);
+      } catch (error) {
+        const reason = describeUpstreamError(error);
+        this.balancer.recordFailure(mirror, reason);
+        tried.push(`${new URL(mirror).host}: ${reason}`);
+        return 'next';
+      }
+      const upstream = { key: mirror, url, mirror: true };
+      return await this.settle(upstream, name, fill, await this.attempts.run(upstream, name, fill), tried);
+    } finally {
+      lease.release();
+    }
+  }
+
+  private async tryUri(url: string, name: string, fill: Fill, tried: string[]) {
+    let lease: MirrorLease | undefined;
+    try {
+      lease = this.balancer.acquireHost(url, name);
+    } catch {
+      tried.push(`${url}: not a URL`); // an overlay's typo must not end the fill
+      return 'next';
+    }
     if (!lease) {
       tried.push(`${url}: skipped, ${this.balancer.hostRefusal(url, name) ?? 'busy'}`);
+      return 'next';
+    }
+    try {
+      const upstream = { key: lease.mirror, url, mirror: false };
+      return await this.settle(upstream, name, fill, await this.attempts.run(upstream, name, fill), tried);
+    } finally {
+      lease.release();
+    }
+  }
+
+  /** After one attempt: on to the next source, or what the pass came to. */
+  private async settle(
+    upstream: Upstream,
+    name: string,
+    fill: Fill,
+    attempt: Attempt,
+    tried: string[],
+  ): Promise<'next' | PassOutcome> {
+    const where = upstream.mirror ? new URL(upstream.key).host : upstream.url;
+    if (attempt.kind === 'abandoned') {
+      await this.abandon(fill, attempt.reason);
+      return 'done';
+    }
+    if (attempt.kind === 'failed') {
+      tried.push(`${where}: ${attempt.reason}`);
+      if (fill.partial) this.metrics.failovers.inc();
+      return 'next';
+    }
+    const partial = fill.partial as PartialFile;
+    const digests = partial.end();
+    const planBefore = fill.plan;
+    const mismatch = await this.mismatch(name, fill, digests);
+    if (!mismatch) {
+      await this.commit(fill, partial, digests, upstream);
+      return 'done';
+    }
+    tried.push(`${where}: ${mismatch}`);
+    const mixed = await this.reject(fill, partial, mismatch);
+    return mixed || fill.plan !== planBefore ? 'again' : 'next';
+  }
+
+  /**
+   * Why these bytes are not the file; undefined when a Manifest entry matches or none knows the
+   * file. A fill that started while the index was building waits for it here first.
+   */
+  private async mismatch(name: string, fill: Fill, digests: Digests): Promise<string | undefined> {
+    if (fill.entryPending) {
+      await this.resolver.whenReady();
+      this.learnEntry(name, fill);
+    }
+    return manifestMismatch(digests, fill.entry);
+  }
+
+  /** The index is built: what it says about a fill that started before; an unknown file's responses may end. */
+  private learnEntry(name: string, fill: Fill): void {
+    if (!fill.entryPending) return;
+    fill.entryPending = false;
+    fill.entry = this.resolver.lookup(name);
+    const plan = planSources(name, fill.entry);
+    if (!plan.refusal) fill.plan = plan;
+    if (!fill.verifiable) fill.partial?.stopHoldingBack();
+  }
+
+  private async commit(
+    fill: Fill,
+    partial: PartialFile,
+    digests: Digests,
+    upstream: Upstream,
+  ): Promise<void> {
+    try {
+      await this.store.commit(partial, digests);
+    } catch (error) {
+      await this.abandon(fill, `could not be committed: ${(error as Error).message}`);
+      return;
+    }
+    this.metrics.fills.inc({ result: 'committed' });
+    this.logger.log(`${partial.name}: cached ${partial.written} bytes from ${upstream.url}`);
+    await this.blameSuspects(fill);
+  }
+
+  /**
+   * The whole file arrived but no Manifest entry describes it: its clients are cut off (they
+   * never got their last byte) and the bytes go to quarantine. From a single source, that
+   * source is blamed; from several, nobody yet: true, and each source must now deliver the
+   * whole file alone.
+   */
+  private async reject(fill: Fill, partial: PartialFile, mismatch: string): Promise<boolean> {
+    const name = partial.name;
+    const sources = fill.contributions.sources();
+    const ranges = fill.contributions.ranges();
+    this.metrics.fills.inc({ result: 'rejected' });
+    this.metrics.verificationFailures.inc({ where: 'fill' });
+    partial.fail(new Error(`${name}: ${mismatch}`));
+    fill.restart();
+    const path = await this.store
+      .quarantinePartial(partial, `from ${sources.join(' and ')}: ${mismatch}`)
+      .catch(() => this.store.discard(partial));
+    if (sources.length === 1) {
+      this.balancer.recordBadFile(sources[0], name);
       return false;
     }
-    const attempt = await this.attempt({ key: lease.mirror, url, mirror: false }, name, fill).finally(() =>
-      lease.release(),
+    this.logger.warn(
+      `${name}: bytes from ${sources.join(' and ')} fail the check; fetching it whole from one source`,
     );
-    if (attempt.final) return true;
-    tried.push(`${url}: ${attempt.reason}`);
-    if (fill.partial) this.metrics.failovers.inc();
-    return false;
+    if (typeof path === 'string') fill.suspects.push({ path, ranges });
+    fill.wholeFromOneSource = true;
+    return true;
+  }
+
+  /** Once a whole file passed: each source of an earlier mixed failure whose bytes differ from it is blamed. */
+  private async blameSuspects(fill: Fill): Promise<void> {
+    const file = fill.partial ? this.store.get(fill.partial.name) : undefined;
+    if (!file) return;
+    for (const suspect of fill.suspects) {
+      for (const range of suspect.ranges) {
+        const same = await sameRange(suspect.path, file.path, range.from, range.to).catch(() => true);
+        if (same) continue;
+        this.balancer.recordBadFile(range.source, file.name);
+        this.logger.warn(`${file.name}: ${range.source} sent wrong bytes in ${range.from}-${range.to - 1}`);
+      }
+    }
+  }
+
+  /** The bytes were fine (or never checked) but the cache could not take them: fail the fill, blame no source. */
+  private async abandon(fill: Fill, reason: string): Promise<void> {
+    const partial = fill.partial as PartialFile;
+    this.logger.error(`${partial.name}: ${reason}`);
+    this.metrics.fills.inc({ result: 'failed' });
+    await this.store.discard(partial);
+    partial.fail(new Error(`${partial.name}: ${reason}`));
+  }
+
+  private async giveUp(name: string, fill: Fill, tried: string[]): Promise<void> {
+    if (!fill.partial) {
+      this.logger.warn(`${name}: not found upstream (${tried.join('; ')})`);
+      this.metrics.fills.inc({ result: 'not_found' });
+      throw new NotFoundUpstream(name, tried);
+    }
+    this.logger.warn(`${name}: fill failed at ${fill.partial.written} bytes (${tried.join('; ')})`);
+    this.metrics.fills.inc({ result: 'failed' });
+    await this.store.discard(fill.partial);
+    fill.partial.fail(new Error(`${name}: no source could finish it (${tried.join('; ')})`));
+  }
+
+  /** Whatever threw: waiting requests get the error, readers are cut, the temporary file goes. */
+  private async failHard(name: string, fill: Fill, error: Error): Promise<void> {
+    fill.fail(error);
+    const partial = fill.partial;
+    if (!partial || partial.status === 'committed' || partial.status === 'failed') return;
+    if (!(error instanceof NotFoundException) && !(error instanceof RetryLater)) {
+      this.logger.error(`${name}: fill failed: ${error.stack ?? error.message}`);
+      this.metrics.fills.inc({ result: 'failed' });
+    }
+    partial.fail(error);
+    await this.store.discard(partial).catch(() => undefined);
+  }
+
+  private async runImport(
+    name: string,
+    fill: Fill,
+    body: Readable,
+  ): Promise<{ digests: Digests; verified: boolean }> {
+    const partial = await this.store.createPartial(name);
+    partial.holdBackLastByte = fill.verifiable;
+    if (fill.manifestSizes.size === 1) partial.expectedSize = [...fill.manifestSizes][0];
+    fill.announce(partial);
+    try {
+      await copyBodyToPartial(body, partial);
+    } catch (error) {
+      throw new ImportBroken(`${name}: the upload broke off: ${(error as Error).message}`);
+    }
+    const digests = partial.end();
+    const mismatch = await this.mismatch(name, fill, digests);
+    if (mismatch) {
+      this.metrics.verificationFailures.inc({ where: 'import' });
+      partial.fail(new Error(mismatch));
+      await this.store.quarantinePartial(partial, `import: ${mismatch}`);
+      throw new ImportMismatch(`${name}: ${mismatch}; not imported (kept in quarantine)`);
+    }
+    await this.store.commit(partial, digests);
+    this.logger.log(`${name}: imported ${digests.size} bytes${fill.entry?.verifiable ? ', verified' : ''}`);
+    return { digests, verified: fill.entry?.verifiable === true };
   }
 
   /** The next mirror to ask; waits (bounded) when the usable ones are only at their concurrency limit. */
@@ -271,216 +448,4 @@ export class FillService implements BeforeApplicationShutdown {
     }
     return lease;
   }
-
-  /** Fetches `name` from one source: from 0, or resuming the partial file from its end. */
-  private async attempt(upstream: Upstream, name: string, fill: Fill): Promise<Attempt> {
-    const { key } = upstream;
-    const partial = fill.partial;
-    const offset = partial?.written ?? 0;
-    const started = performance.now();
-    let response: UpstreamResponse;
-    try {
-      response = await this.upstream.get(upstream.url, { from: offset });
-    } catch (error) {
-      return this.failed(key, name, describeUpstreamError(error));
-    }
-    this.balancer.recordResponse(key, performance.now() - started);
-    if (response.statusCode === 404 || response.statusCode === 410) {
-      this.balancer.recordNotFound(key, name);
-      await response.body.dump().catch(() => undefined);
-      return { final: false, reason: `HTTP ${response.statusCode}` };
-    }
-    const refusal = refuse(name, response, partial, offset);
-    if (refusal) {
-      await response.body.dump().catch(() => undefined);
-      return this.failed(key, name, refusal);
-    }
-    const manifestSize = fill.entry?.verifiable ? fill.entry.size : undefined;
-    const length = contentLength(response);
-    // A resume's total was checked against the expected size (the Manifest's) by refuse().
-    const total = response.statusCode === 200 ? length : undefined;
-    if (manifestSize !== undefined && total !== undefined && total !== manifestSize) {
-      // Another version of the file: rejected before a byte of it reaches a client.
-      await response.body.dump().catch(() => undefined);
-      this.balancer.recordBadFile(key, name);
-      this.logger.warn(`${name}: ${upstream.url} has ${total} bytes, the Manifest says ${manifestSize}`);
-      return { final: false, reason: `size ${total}, not the Manifest's ${manifestSize}` };
-    }
-
-    let target = partial;
-    let compareUntil = 0;
-    if (!target) {
-      const opening = fill.opening ?? this.store.createPartial(name);
-      fill.opening = undefined;
-      try {
-        target = await opening;
-      } catch (error) {
-        await response.body.dump().catch(() => undefined);
-        this.logger.error(`${name}: cannot create a temporary file: ${(error as Error).message}`);
-        throw new RetryLater(`${name}: the cache cannot take new files right now`, 60);
-      }
-      target.expectedSize = manifestSize ?? length;
-      target.holdBackLastByte = manifestSize !== undefined;
-      target.lastModified = lastModified(response);
-      fill.announce(target);
-    } else if (response.statusCode === 200) {
-      if (length === target.expectedSize || (length === undefined && manifestSize !== undefined)) {
-        // The source cannot resume: it re-sends from 0 and the first `offset` bytes are compared.
-        compareUntil = offset;
-      } else {
-        // Another length is another file: its clients are cut off and it starts over.
-        this.logger.warn(
-          `${name}: ${upstream.url} has it with another length (${length}); clients restarted`,
-        );
-        await target.restartFrom(0, new DigestAccumulator());
-        target.expectedSize = manifestSize ?? length;
-      }
-    }
-    return this.transfer(upstream, name, response, target, compareUntil, fill);
-  }
-
-  private async transfer(
-    upstream: Upstream,
-    name: string,
-    response: UpstreamResponse,
-    partial: PartialFile,
-    compareUntil: number,
-    fill: Fill,
-  ): Promise<Attempt> {
-    const { key } = upstream;
-    fill.source = upstream;
-    const startBytes = partial.written;
-    const started = performance.now();
-    const stopSlowWatch = this.watchRate(key, name, response, partial);
-    try {
-      await copyBodyToPartial(response.body, partial, {
-        compareUntil,
-        onDifferent: (position) =>
-          this.logger.warn(
-            `${name}: ${upstream.url} has different bytes from ${position} on; clients restarted`,
-          ),
-      });
-      if (partial.expectedSize !== undefined && partial.written !== partial.expectedSize) {
-        throw new Error(`sent ${partial.written} of ${partial.expectedSize} bytes`);
-      }
-    } catch (error) {
-      this.countTransfer(upstream, partial.written - startBytes, started);
-      if (error instanceof DiskWriteError) return this.abandon(partial, error.message);
-      const reason = error instanceof SlowUpstream ? error.message : describeUpstreamError(error);
-      if (!(error instanceof SlowUpstream)) return this.failed(key, name, reason);
-      this.logger.warn(`${name}: leaving ${upstream.url}: ${reason}`);
-      return { final: false, reason };
-    } finally {
-      stopSlowWatch();
-    }
-    this.countTransfer(upstream, partial.written - startBytes, started);
-    const digests = partial.end();
-    const mismatch = manifestMismatch(digests, fill.entry);
-    if (mismatch) return this.rejectBytes(upstream, fill, partial, mismatch);
-    try {
-      await this.store.commit(partial, digests);
-    } catch (error) {
-      return this.abandon(partial, `could not be committed: ${(error as Error).message}`);
-    }
-    this.metrics.fills.inc({ result: 'committed' });
-    this.logger.log(`${name}: cached ${partial.written} bytes from ${upstream.url}`);
-    return { final: true };
-  }
-
-  /**
-   * The whole file arrived but is not what the Manifest describes: its clients are cut off
-   * (they never got the last byte), the bytes go to quarantine, and the fill starts over from
-   * the next source.
-   */
-  private async rejectBytes(
-    upstream: Upstream,
-    fill: Fill,
-    partial: PartialFile,
-    mismatch: string,
-  ): Promise<Attempt> {
-    const name = partial.name;
-    this.balancer.recordBadFile(upstream.key, name);
-    this.metrics.fills.inc({ result: 'rejected' });
-    this.metrics.verificationFailures.inc({ where: 'fill' });
-    partial.fail(new Error(`${name}: ${mismatch}`));
-    fill.restart();
-    await this.store
-      .quarantinePartial(partial, `from ${upstream.url}: ${mismatch}`)
-      .catch(() => this.store.discard(partial));
-    return { final: false, reason: mismatch };
-  }
-
-  /** The bytes were fine but the cache could not take them: fail the fill, blame no mirror. */
-  private async abandon(partial: PartialFile, reason: string): Promise<Attempt> {
-    this.logger.error(`${partial.name}: ${reason}`);
-    this.metrics.fills.inc({ result: 'failed' });
-    await this.store.discard(partial);
-    partial.fail(new Error(`${partial.name}: ${reason}`));
-    return { final: true };
-  }
-
-  /**
-   * Aborts the body when, over a whole stall-timeout window, it delivered less than
-   * PORTCACHE_MIN_RATE while another mirror could take over.
-   */
-  private watchRate(
-    mirror: string,
-    name: string,
-    response: UpstreamResponse,
-    partial: PartialFile,
-  ): () => void {
-    const minRate = this.config.minRate;
-    if (minRate <= 0) return () => undefined;
-    const windowMs = this.config.stallTimeoutMs;
-    let lastBytes = partial.written;
-    const timer = setInterval(() => {
-      const rate = ((partial.written - lastBytes) * 1000) / windowMs;
-      lastBytes = partial.written;
-      if (rate < minRate && this.balancer.hasAlternative(mirror, name, new Set())) {
-        response.body.destroy(
-          new SlowUpstream(`${Math.round(rate)} B/s, below PORTCACHE_MIN_RATE (${minRate} B/s)`),
-        );
-      }
-    }, windowMs);
-    return () => clearInterval(timer);
-  }
-
-  private failed(mirror: string, name: string, reason: string): Attempt {
-    this.balancer.recordFailure(mirror, reason);
-    this.logger.warn(`${name}: ${mirror} failed: ${reason}`);
-    return { final: false, reason };
-  }
-
-  private countTransfer(upstream: Upstream, bytes: number, startedMs: number): void {
-    this.balancer.recordTransfer(upstream.key, bytes, (performance.now() - startedMs) / 1000);
-    this.metrics.countUpstream(upstream.key, bytes, upstream.mirror);
-  }
-}
-
-/** Why a response cannot be (the rest of) this file, or undefined when it can be used. */
-function refuse(name: string, response: UpstreamResponse, partial: PartialFile | undefined, offset: number) {
-  const status = response.statusCode;
-  const type = headerValue(response.headers, 'content-type') ?? '';
-  if (/^text\/html/i.test(type) && !/\.html?$/i.test(name)) return 'sent an HTML page instead of the file';
-  if (!partial || offset === 0) return status === 200 ? undefined : `HTTP ${status}`;
-  if (status === 200) return undefined;
-  if (status !== 206) return `HTTP ${status} to a resume`;
-  const range = parseContentRange(headerValue(response.headers, 'content-range'));
-  if (range?.start !== offset)
-    return `resume answered with Content-Range ${range ? range.start : 'missing'}, not ${offset}`;
-  if (partial.expectedSize !== undefined && range.total !== partial.expectedSize) {
-    return `resume answered with total ${range.total}, not ${partial.expectedSize}`;
-  }
-  return undefined;
-}
-
-function contentLength(response: UpstreamResponse): number | undefined {
-  const value = headerValue(response.headers, 'content-length');
-  return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
-}
-
-function lastModified(response: UpstreamResponse): Date | undefined {
-  const value = headerValue(response.headers, 'last-modified');
-  const date = value ? new Date(value) : undefined;
-  return date && !Number.isNaN(date.getTime()) ? date : undefined;
 }

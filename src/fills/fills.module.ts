@@ -4,10 +4,11 @@ import { MirrorsModule } from '../mirrors/mirrors.module.js';
 import { RepositoryModule } from '../repository/repository.module.js';
 import { DirectRange } from './direct-range.js';
 import { FillService } from './fill.service.js';
+import { SourceAttempt } from './source-attempt.js';
 
 @Module({
   exports: [FillService, DirectRange],
   imports: [CacheModule, MirrorsModule, RepositoryModule],
-  providers: [FillService, DirectRange],
+  providers: [FillService, SourceAttempt, DirectRange],
 })
 export class FillsModule {}

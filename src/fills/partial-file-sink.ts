@@ -11,7 +11,16 @@ export class DiskWriteError extends Error {
   }
 }
 
+/** The source sent more bytes than the file can have: it has another file. */
+export class OverrunError extends Error {
+  constructor(readonly limit: number) {
+    super(`sent more than the ${limit} bytes the file has`);
+  }
+}
+
 export interface CopyOptions {
+  /** The body may not reach beyond this file offset (see OverrunError); nothing beyond it is written. */
+  limit?: number;
   /**
    * The body starts at byte 0 although the partial file already holds this many bytes (a
    * mirror that ignored Range): compare them with the file instead of writing them; on the
@@ -36,6 +45,9 @@ export function copyBodyToPartial(
     ? new PrefixCheck(partial, options.compareUntil, options.onDifferent)
     : undefined;
   const write = (batch: Buffer[]) => (prefix?.pending ? prefix.take(batch) : partial.append(batch));
+  const limit = options.limit ?? Number.POSITIVE_INFINITY;
+  /** The file offset the body has reached. */
+  let reached = options.compareUntil ? 0 : partial.written;
   return new Promise<void>((resolve, reject) => {
     let pending: Buffer[] = [];
     let pendingBytes = 0;
@@ -75,7 +87,14 @@ export function copyBodyToPartial(
     };
 
     body.on('data', (chunk: Buffer) => {
-      if (writeError) return;
+      if (writeError || upstreamDone) return;
+      reached += chunk.length;
+      if (reached > limit) {
+        upstreamDone = true;
+        upstreamError = new OverrunError(limit);
+        body.destroy();
+        return drain();
+      }
       pending.push(chunk);
       pendingBytes += chunk.length;
       if (pendingBytes >= MAX_PENDING) body.pause();

@@ -19,7 +19,14 @@ function source(
 }
 
 function entry(...sources: DistfileSource[]): DistfileEntry {
-  return { name: 'f.tar.gz', size: 3, BLAKE2B: 'ab', verifiable: true, sources };
+  return {
+    name: 'f.tar.gz',
+    size: 3,
+    BLAKE2B: 'ab',
+    verifiable: true,
+    manifests: [{ repos: ['gentoo'], size: 3, BLAKE2B: 'ab' }],
+    sources,
+  };
 }
 
 const kinds = (name: string, e?: DistfileEntry) =>

@@ -30,6 +30,10 @@ export class MirrorState {
   requests = 0;
   failures = 0;
   bytes = 0;
+  /** Files it sent with bytes or a size the Manifest (or the verified file) contradicts. */
+  badFiles = 0;
+  /** The last of those, for the admin: name and when. */
+  lastBadFile: { name: string; at: number } | undefined;
 
   constructor(
     readonly url: string,
@@ -168,6 +172,9 @@ export class MirrorBalancer {
 
   /** The source sent bytes that failed the Manifest check (or a size it contradicts): skip it for this file. */
   recordBadFile(mirror: string, name: string): void {
+    const state = this.state(mirror);
+    state.badFiles += 1;
+    state.lastBadFile = { name, at: this.clock.now() };
     this.skipFor(mirror, name, BAD_BYTES_TTL_MS);
   }
 
@@ -214,6 +221,10 @@ export class MirrorBalancer {
       requests: m.requests,
       failures: m.failures,
       bytes: m.bytes,
+      badFiles: m.badFiles,
+      lastBadFile: m.lastBadFile
+        ? { name: m.lastBadFile.name, at: new Date(m.lastBadFile.at).toISOString() }
+        : null,
     };
   }
 
