@@ -99,4 +99,41 @@ describe('PartialFile readers', () => {
     await expect(read(reader, 0, 10)).rejects.toThrow(/changed during the fill/);
     await other.handle.close();
   });
+
+  it('holds back the last byte of every response of a verifiable fill until the commit', async () => {
+    partial.holdBackLastByte = true;
+    partial.expectedSize = 1000;
+    const body = randomBytes(1000);
+    await partial.append([body]);
+    partial.end();
+    const bytes = (chunks: readonly Buffer[]) => chunks.reduce((n, chunk) => n + chunk.length, 0);
+    // Whole file, a range ending mid-file, a suffix: each stops one byte short of its own end.
+    const shapes = [
+      [0, 1000],
+      [100, 600],
+      [990, 1000],
+    ].map(([from, end]) => ({ from, end, reader: partial.openReader() }));
+    const lasts = [];
+    for (const { from, end, reader } of shapes) {
+      expect(bytes(await read(reader, from, end)), `${from}-${end}`).toBe(end - 1 - from);
+      lasts.push(read(reader, end - 1, end));
+    }
+    let settled = 0;
+    for (const last of lasts) void last.then(() => settled++);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(settled, 'a response ended before the commit').toBe(0);
+    partial.markCommitted();
+    for (const [i, { end, reader }] of shapes.entries()) {
+      expect(Buffer.concat(await lasts[i]).equals(body.subarray(end - 1, end))).toBe(true);
+      reader.close();
+    }
+  });
+
+  it('never hands out the newest byte of a held-back fill whose length is unknown', async () => {
+    partial.holdBackLastByte = true;
+    await partial.append([randomBytes(10)]);
+    expect(partial.sendableUntil(Number.POSITIVE_INFINITY)).toBe(9);
+    partial.stopHoldingBack();
+    expect(partial.sendableUntil(Number.POSITIVE_INFINITY)).toBe(10);
+  });
 });

@@ -8,7 +8,6 @@ import {
 } from '@nestjs/common';
 import { CacheStore } from '../cache/cache-store.service.js';
 import type { Digests } from '../cache/digests.js';
-import { sameRange } from '../cache/file-ranges.js';
 import type { PartialFile } from '../cache/partial-file.js';
 import { Clock } from '../common/clock.js';
 import { PortcacheConfig } from '../config/portcache-config.js';
@@ -17,25 +16,16 @@ import { MirrorBalancer, type MirrorLease } from '../mirrors/mirror-balancer.ser
 import { MirrorLayouts } from '../mirrors/mirror-layouts.service.js';
 import { describeUpstreamError } from '../mirrors/upstream-client.service.js';
 import type { DistfileEntry } from '../repository/distfile-snapshot.js';
-import { manifestMismatch } from '../repository/manifest-check.js';
 import { SrcUriResolver } from '../repository/src-uri-resolver.service.js';
 import { Fill, type Upstream } from './fill.js';
 import { FillSlots, RetryLater } from './fill-slots.js';
+import { FillVerdicts } from './fill-verdicts.js';
 import { copyBodyToPartial } from './partial-file-sink.js';
 import { type Attempt, SourceAttempt } from './source-attempt.js';
 import { planSources, type SourcePlan } from './source-plan.js';
 
 export type { Upstream } from './fill.js';
-
-/** Thrown when no source has the file; its message lists what was tried. */
-export class NotFoundUpstream extends NotFoundException {
-  constructor(
-    name: string,
-    readonly tried: string[],
-  ) {
-    super(`${name} not found upstream (tried ${tried.join('; ') || 'no source'})`);
-  }
-}
+export { NotFoundUpstream } from './fill-verdicts.js';
 
 /** The file must not be fetched (RESTRICT=fetch); the message tells the admin what to do. */
 export class FetchRestricted extends NotFoundException {}
@@ -78,6 +68,7 @@ export class FillService implements BeforeApplicationShutdown {
     private readonly metrics: Metrics,
     private readonly resolver: SrcUriResolver,
     private readonly attempts: SourceAttempt,
+    private readonly verdicts: FillVerdicts,
   ) {
     this.slots = new FillSlots(config.maxFills, config.maxFills * 16, config.queueWaitMs);
   }
@@ -155,7 +146,7 @@ export class FillService implements BeforeApplicationShutdown {
     if (!release) throw new NameBusy(`${name} is being written; try again shortly`, 5);
     const fill = new Fill(planned.plan, planned.entry, !this.resolver.ready, release);
     this.fills.set(name, fill);
-    if (fill.entryPending) void this.resolver.whenReady().then(() => this.learnEntry(name, fill));
+    if (fill.entryPending) void this.resolver.whenReady().then(() => this.verdicts.learnEntry(name, fill));
     return fill;
   }
 
@@ -163,7 +154,7 @@ export class FillService implements BeforeApplicationShutdown {
   private track<T>(name: string, fill: Fill, work: () => Promise<T>): Promise<T> {
     const run = work()
       .catch(async (error: Error) => {
-        await this.failHard(name, fill, error);
+        await this.verdicts.failHard(name, fill, error);
         throw error;
       })
       .finally(() => {
@@ -189,7 +180,7 @@ export class FillService implements BeforeApplicationShutdown {
         if (outcome === 'done') return;
         if (outcome === 'exhausted' || pass >= MAX_PASSES) break;
       }
-      await this.giveUp(name, fill, tried);
+      await this.verdicts.giveUp(name, fill, tried);
     } finally {
       this.metrics.fillsActive.dec();
       releaseSlot();
@@ -274,7 +265,7 @@ export class FillService implements BeforeApplicationShutdown {
   ): Promise<'next' | PassOutcome> {
     const where = upstream.mirror ? new URL(upstream.key).host : upstream.url;
     if (attempt.kind === 'abandoned') {
-      await this.abandon(fill, attempt.reason);
+      await this.verdicts.abandon(fill, attempt.reason);
       return 'done';
     }
     if (attempt.kind === 'failed') {
@@ -285,130 +276,14 @@ export class FillService implements BeforeApplicationShutdown {
     const partial = fill.partial as PartialFile;
     const digests = partial.end();
     const planBefore = fill.plan;
-    const mismatch = await this.mismatch(name, fill, digests);
+    const mismatch = await this.verdicts.mismatch(name, fill, digests);
     if (!mismatch) {
-      await this.commit(fill, partial, digests, upstream);
+      await this.verdicts.commit(fill, partial, digests, upstream);
       return 'done';
     }
     tried.push(`${where}: ${mismatch}`);
-    const mixed = await this.reject(fill, partial, mismatch);
+    const mixed = await this.verdicts.reject(fill, partial, mismatch);
     return mixed || fill.plan !== planBefore ? 'again' : 'next';
-  }
-
-  /**
-   * Why these bytes are not the file; undefined when a Manifest entry matches or none knows the
-   * file. A fill that started while the index was building waits for it here first.
-   */
-  private async mismatch(name: string, fill: Fill, digests: Digests): Promise<string | undefined> {
-    if (fill.entryPending) {
-      await this.resolver.whenReady();
-      this.learnEntry(name, fill);
-    }
-    return manifestMismatch(digests, fill.entry);
-  }
-
-  /** The index is built: what it says about a fill that started before; an unknown file's responses may end. */
-  private learnEntry(name: string, fill: Fill): void {
-    if (!fill.entryPending) return;
-    fill.entryPending = false;
-    fill.entry = this.resolver.lookup(name);
-    const plan = planSources(name, fill.entry);
-    if (!plan.refusal) fill.plan = plan;
-    if (!fill.verifiable) fill.partial?.stopHoldingBack();
-  }
-
-  private async commit(
-    fill: Fill,
-    partial: PartialFile,
-    digests: Digests,
-    upstream: Upstream,
-  ): Promise<void> {
-    try {
-      await this.store.commit(partial, digests);
-    } catch (error) {
-      await this.abandon(fill, `could not be committed: ${(error as Error).message}`);
-      return;
-    }
-    this.metrics.fills.inc({ result: 'committed' });
-    this.logger.log(`${partial.name}: cached ${partial.written} bytes from ${upstream.url}`);
-    await this.blameSuspects(fill);
-  }
-
-  /**
-   * The whole file arrived but no Manifest entry describes it: its clients are cut off (they
-   * never got their last byte) and the bytes go to quarantine. From a single source, that
-   * source is blamed; from several, nobody yet: true, and each source must now deliver the
-   * whole file alone.
-   */
-  private async reject(fill: Fill, partial: PartialFile, mismatch: string): Promise<boolean> {
-    const name = partial.name;
-    const sources = fill.contributions.sources();
-    const ranges = fill.contributions.ranges();
-    this.metrics.fills.inc({ result: 'rejected' });
-    this.metrics.verificationFailures.inc({ where: 'fill' });
-    partial.fail(new Error(`${name}: ${mismatch}`));
-    fill.restart();
-    const path = await this.store
-      .quarantinePartial(partial, `from ${sources.join(' and ')}: ${mismatch}`)
-      .catch(() => this.store.discard(partial));
-    if (sources.length === 1) {
-      this.balancer.recordBadFile(sources[0], name);
-      return false;
-    }
-    this.logger.warn(
-      `${name}: bytes from ${sources.join(' and ')} fail the check; fetching it whole from one source`,
-    );
-    if (typeof path === 'string') fill.suspects.push({ path, ranges });
-    fill.wholeFromOneSource = true;
-    return true;
-  }
-
-  /** Once a whole file passed: each source of an earlier mixed failure whose bytes differ from it is blamed. */
-  private async blameSuspects(fill: Fill): Promise<void> {
-    const file = fill.partial ? this.store.get(fill.partial.name) : undefined;
-    if (!file) return;
-    for (const suspect of fill.suspects) {
-      for (const range of suspect.ranges) {
-        const same = await sameRange(suspect.path, file.path, range.from, range.to).catch(() => true);
-        if (same) continue;
-        this.balancer.recordBadFile(range.source, file.name);
-        this.logger.warn(`${file.name}: ${range.source} sent wrong bytes in ${range.from}-${range.to - 1}`);
-      }
-    }
-  }
-
-  /** The bytes were fine (or never checked) but the cache could not take them: fail the fill, blame no source. */
-  private async abandon(fill: Fill, reason: string): Promise<void> {
-    const partial = fill.partial as PartialFile;
-    this.logger.error(`${partial.name}: ${reason}`);
-    this.metrics.fills.inc({ result: 'failed' });
-    await this.store.discard(partial);
-    partial.fail(new Error(`${partial.name}: ${reason}`));
-  }
-
-  private async giveUp(name: string, fill: Fill, tried: string[]): Promise<void> {
-    if (!fill.partial) {
-      this.logger.warn(`${name}: not found upstream (${tried.join('; ')})`);
-      this.metrics.fills.inc({ result: 'not_found' });
-      throw new NotFoundUpstream(name, tried);
-    }
-    this.logger.warn(`${name}: fill failed at ${fill.partial.written} bytes (${tried.join('; ')})`);
-    this.metrics.fills.inc({ result: 'failed' });
-    await this.store.discard(fill.partial);
-    fill.partial.fail(new Error(`${name}: no source could finish it (${tried.join('; ')})`));
-  }
-
-  /** Whatever threw: waiting requests get the error, readers are cut, the temporary file goes. */
-  private async failHard(name: string, fill: Fill, error: Error): Promise<void> {
-    fill.fail(error);
-    const partial = fill.partial;
-    if (!partial || partial.status === 'committed' || partial.status === 'failed') return;
-    if (!(error instanceof NotFoundException) && !(error instanceof RetryLater)) {
-      this.logger.error(`${name}: fill failed: ${error.stack ?? error.message}`);
-      this.metrics.fills.inc({ result: 'failed' });
-    }
-    partial.fail(error);
-    await this.store.discard(partial).catch(() => undefined);
   }
 
   private async runImport(
@@ -426,7 +301,7 @@ export class FillService implements BeforeApplicationShutdown {
       throw new ImportBroken(`${name}: the upload broke off: ${(error as Error).message}`);
     }
     const digests = partial.end();
-    const mismatch = await this.mismatch(name, fill, digests);
+    const mismatch = await this.verdicts.mismatch(name, fill, digests);
     if (mismatch) {
       this.metrics.verificationFailures.inc({ where: 'import' });
       partial.fail(new Error(mismatch));

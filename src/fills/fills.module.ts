@@ -4,11 +4,12 @@ import { MirrorsModule } from '../mirrors/mirrors.module.js';
 import { RepositoryModule } from '../repository/repository.module.js';
 import { DirectRange } from './direct-range.js';
 import { FillService } from './fill.service.js';
+import { FillVerdicts } from './fill-verdicts.js';
 import { SourceAttempt } from './source-attempt.js';
 
 @Module({
   exports: [FillService, DirectRange],
   imports: [CacheModule, MirrorsModule, RepositoryModule],
-  providers: [FillService, SourceAttempt, DirectRange],
+  providers: [FillService, FillVerdicts, SourceAttempt, DirectRange],
 })
 export class FillsModule {}
