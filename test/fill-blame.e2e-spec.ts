@@ -137,6 +137,7 @@ describe('fills: who is blamed, empty files, and what an unexpected error leaves
           failures: 0,
         });
         expect(mentions(entry, name)).toBe(false);
+        expect(entry.badFiles ?? 0).toBe(0);
       }
       expect(blamed(await entryOf('mirrors', overrun), name)).toBe(true);
       expect(outcomes.at(-1)?.clean, describeOutcomes(outcomes)).toBe(true);
@@ -170,6 +171,7 @@ describe('fills: who is blamed, empty files, and what an unexpected error leaves
         failures: 0,
       });
       expect(mentions(honestEntry, name)).toBe(false);
+      expect(honestEntry.badFiles ?? 0).toBe(0);
       expect(blamed(await entryOf('hosts', overrun), name)).toBe(true);
       expect(outcomes.at(-1)?.clean, describeOutcomes(outcomes)).toBe(true);
       await until('the file is cached', async () => (await explain(name)).cache.cached, 5000);
@@ -205,6 +207,7 @@ describe('fills: who is blamed, empty files, and what an unexpected error leaves
       const bEntry = await entryOf('mirrors', b);
       expect(bEntry).toMatchObject({ circuit: 'closed', consecutiveFailures: 0 });
       expect(mentions(bEntry, name)).toBe(false);
+      expect(bEntry.badFiles ?? 0).toBe(0);
       expect(blamed(await entryOf('mirrors', a), name)).toBe(true);
 
       // Fetched again, the file comes whole from B; A, marked bad for it, is not asked.

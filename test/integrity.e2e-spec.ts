@@ -157,6 +157,7 @@ describe('integrity against a mirror that serves the right size with wrong bytes
     expect(honestEntry, JSON.stringify(hosts)).toBeDefined();
     expect(honestEntry).toMatchObject({ circuit: 'closed', consecutiveFailures: 0, failures: 0 });
     expect(mentions(honestEntry, name)).toBe(false);
+    expect(honestEntry.badFiles ?? 0).toBe(0);
 
     // And the blame holds: fetched again, the file comes from the honest host, not the liar.
     const removed = await request(api(`distfiles/${name}`), {

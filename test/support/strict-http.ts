@@ -126,11 +126,16 @@ export interface BalancerEntry {
 
 /**
  * Whether an entry of /api/v1/mirrors or /api/v1/hosts holds `source` to blame for `name`: a
- * failure, an open circuit, or anything naming the file (a bad-file mark).
+ * failure, an open circuit, a count of bad files, or anything naming the file (a bad-file mark).
  */
 export function blamed(entry: BalancerEntry, name: string): boolean {
+  const badFiles = typeof entry.badFiles === 'number' ? entry.badFiles : 0;
   return (
-    entry.failures > 0 || entry.consecutiveFailures > 0 || entry.circuit !== 'closed' || mentions(entry, name)
+    entry.failures > 0 ||
+    entry.consecutiveFailures > 0 ||
+    entry.circuit !== 'closed' ||
+    badFiles > 0 ||
+    mentions(entry, name)
   );
 }
 
