@@ -197,9 +197,13 @@ export class FillService implements BeforeApplicationShutdown {
   /** The plan's sources in order (mirrors best first), until one delivers the verified file. */
   private async pass(name: string, fill: Fill, tried: string[]): Promise<PassOutcome> {
     const excluded = new Set<string>();
-    for (const step of fill.plan.steps) {
+    const plan = fill.plan;
+    // The index, built meanwhile, may give the fill other sources: the next pass takes them.
+    const next = (outcome: 'next' | PassOutcome) =>
+      outcome === 'next' && fill.plan !== plan ? 'again' : outcome;
+    for (const step of plan.steps) {
       if (step.kind === 'uri') {
-        const outcome = await this.tryUri(step.url, name, fill, tried);
+        const outcome = next(await this.tryUri(step.url, name, fill, tried));
         if (outcome !== 'next') return outcome;
         continue;
       }
@@ -209,7 +213,7 @@ export class FillService implements BeforeApplicationShutdown {
         lease = await this.nextMirror(name, excluded)
       ) {
         excluded.add(lease.mirror);
-        const outcome = await this.tryMirror(lease, name, fill, tried);
+        const outcome = next(await this.tryMirror(lease, name, fill, tried));
         if (outcome !== 'next') return outcome;
       }
     }
@@ -275,7 +279,6 @@ export class FillService implements BeforeApplicationShutdown {
     }
     const partial = fill.partial as PartialFile;
     const digests = partial.end();
-    const planBefore = fill.plan;
     const mismatch = await this.verdicts.mismatch(name, fill, digests);
     if (!mismatch) {
       await this.verdicts.commit(fill, partial, digests, upstream);
@@ -283,7 +286,7 @@ export class FillService implements BeforeApplicationShutdown {
     }
     tried.push(`${where}: ${mismatch}`);
     const mixed = await this.verdicts.reject(fill, partial, mismatch);
-    return mixed || fill.plan !== planBefore ? 'again' : 'next';
+    return mixed ? 'again' : 'next';
   }
 
   private async runImport(
