@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { blake2bPrefix } from '../src/common/layout.js';
@@ -207,16 +209,22 @@ describe('distfiles: failing upstreams', () => {
   });
 
   it('answers 404 within the connect timeout when every mirror is unreachable', async () => {
-    // 10.255.255.1 is never routed here: the connect attempt can only time out.
-    portcache = await startPortcache({
-      PORTCACHE_MIRRORS: 'http://127.0.0.1:1 http://10.255.255.1:9',
-      PORTCACHE_CONNECT_TIMEOUT: '1s',
-    });
-    const started = Date.now();
-    const response = await fetchDistfile(`${portcache.url}/distfiles/x-1.0.tar.gz`);
-    expect(response.status).toBe(404);
-    expect(Date.now() - started).toBeLessThan(2500);
-    expect(response.body.toString()).toMatch(/127\.0\.0\.1:1: connection refused; 10\.255\.255\.1:9: /);
+    const silent = await unansweredPort();
+    try {
+      portcache = await startPortcache({
+        PORTCACHE_MIRRORS: `http://127.0.0.1:1 http://127.0.0.1:${silent.port}`,
+        PORTCACHE_CONNECT_TIMEOUT: '1s',
+      });
+      const started = Date.now();
+      const response = await fetchDistfile(`${portcache.url}/distfiles/x-1.0.tar.gz`);
+      expect(response.status).toBe(404);
+      expect(Date.now() - started).toBeLessThan(2500);
+      expect(response.body.toString()).toMatch(
+        new RegExp(`127\\.0\\.0\\.1:1: connection refused; 127\\.0\\.0\\.1:${silent.port}: connect timeout`),
+      );
+    } finally {
+      silent.close();
+    }
   });
 
   it('truncates the client and commits nothing when the upstream dies mid-body', async () => {
@@ -279,3 +287,32 @@ describe('admin API', () => {
     await guarded.close();
   });
 });
+
+/**
+ * A loopback port whose connects time out: a listener (python, since Node accepts every
+ * connection itself) with a backlog of 0 that never accepts, its queue filled first, so the
+ * kernel drops further SYNs.
+ */
+async function unansweredPort(): Promise<{ port: number; close(): void }> {
+  const child = spawn('python3', [
+    '-c',
+    'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)',
+  ]);
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('python3 did not listen within 5 s')), 5000);
+    child.stdout.once('data', (data: Buffer) => {
+      clearTimeout(timer);
+      resolve(Number(String(data).trim()));
+    });
+  });
+  const fillers: Socket[] = [];
+  for (let i = 0; i < 4; i++) fillers.push(connect(port, '127.0.0.1').on('error', () => undefined));
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  return {
+    port,
+    close() {
+      for (const socket of fillers) socket.destroy();
+      child.kill();
+    },
+  };
+}
