@@ -16,7 +16,7 @@ import { validateDistfileName } from '../distfile/distfile-name.js';
 import { FillService } from '../fills/fill.service.js';
 import { planSources } from '../fills/source-plan.js';
 import { MirrorBalancer } from '../mirrors/mirror-balancer.service.js';
-import { manifestMismatch } from '../repository/manifest-check.js';
+import { manifestMismatch, matchingManifest } from '../repository/manifest-check.js';
 import { SrcUriResolver } from '../repository/src-uri-resolver.service.js';
 import { AdminTokenGuard } from './admin-token.guard.js';
 import { DistfileImporter } from './distfile-importer.service.js';
@@ -51,6 +51,7 @@ export class AdminController {
     const plan = planSources(name, entry);
     const mirrors = this.balancer.snapshot().map((mirror) => mirror.url);
     const file = this.store.get(name);
+    const matched = file && matchingManifest(file.digests, entry);
     return {
       name,
       index: {
@@ -62,6 +63,12 @@ export class AdminController {
           SHA512: entry.SHA512 ?? null,
           verifiable: entry.verifiable,
           conflict: entry.conflict ?? null,
+          manifests: entry.manifests.map((line) => ({
+            repos: line.repos,
+            size: line.size,
+            BLAKE2B: line.BLAKE2B ?? null,
+            SHA512: line.SHA512 ?? null,
+          })),
           packages: entry.sources.map((source) => ({
             repo: source.repo,
             cpv: source.cpv,
@@ -78,6 +85,8 @@ export class AdminController {
         ...(file && {
           ...file.digests,
           matchesIndex: entry?.verifiable ? (manifestMismatch(file.digests, entry) ?? true) : null,
+          // Whose DIST line the bytes are: Manifests may disagree.
+          matchedManifest: matched ? { repos: matched.repos } : null,
         }),
       },
       refusal: plan.refusal ?? null,

@@ -1,9 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DistfileIndex } from './distfile-index.js';
-import type { DistfileEntry } from './distfile-snapshot.js';
+import type { DistfileEntry, DistfileSnapshot } from './distfile-snapshot.js';
+import { readMd5CacheFields } from './md5-cache.js';
+import { parseSrcUri } from './src-uri.js';
 import {
   CountingReader,
   collectingLogger,
@@ -11,6 +13,7 @@ import {
   FIXTURE_REPOS,
   writeRepo,
 } from './testing/fixture-repos.js';
+import { expandMirrorUri, splitMirrorUri } from './thirdpartymirrors.js';
 
 const NO_RESTRICT = { fetch: false, mirror: false, primaryuri: false };
 const MIRROR = { fetch: false, mirror: true, primaryuri: false };
@@ -45,6 +48,16 @@ describe('DistfileIndex on the GURU and gentoo-mini fixtures', () => {
       SHA512:
         'ae63a10b2768f6b8495c89e1b39c4a5aaa16837c6ffdf18a2ea6ace8835e961397484e320ee206062fb979bff8217e4651ac901acac082bc42512d542a7be6ce',
       verifiable: true,
+      manifests: [
+        {
+          repos: ['guru'],
+          size: 81236,
+          BLAKE2B:
+            '7e0b6e79a5361bd556ea2ab75f06015ba0ec832969843f2d34c01ad46bd009c9356bdb711690d4be4981364e5523b494599389c7e54cf29740acd687b7f59940',
+          SHA512:
+            'ae63a10b2768f6b8495c89e1b39c4a5aaa16837c6ffdf18a2ea6ace8835e961397484e320ee206062fb979bff8217e4651ac901acac082bc42512d542a7be6ce',
+        },
+      ],
       sources: [
         {
           repo: 'guru',
@@ -78,6 +91,16 @@ describe('DistfileIndex on the GURU and gentoo-mini fixtures', () => {
       SHA512:
         '7292ea53090662c48bd338ed5e05868cb175f8ed4cb8979f94d90a25ef770d75dde9d6c8aa87056d936834e08009411f252704278a2211115f96c4d8fc95eab2',
       verifiable: true,
+      manifests: [
+        {
+          repos: ['guru'],
+          size: 14660621,
+          BLAKE2B:
+            'ba33f8adb5ad94a707cb1c59f42ca821a1afd313b2e662e234fddf630683eb341ba8912ddfc388aafd16d560a38660b50f518680d1c07bfec2374baf9fb4625b',
+          SHA512:
+            '7292ea53090662c48bd338ed5e05868cb175f8ed4cb8979f94d90a25ef770d75dde9d6c8aa87056d936834e08009411f252704278a2211115f96c4d8fc95eab2',
+        },
+      ],
       sources: [
         {
           repo: 'guru',
@@ -156,6 +179,16 @@ describe('DistfileIndex on the GURU and gentoo-mini fixtures', () => {
       SHA512:
         'f4b5d9f06ce93bc6d7d826ca39b597d2b0a7f21be3fcade49a37a5f17fd0c4b1b8995f6f1ba10bf5882e2d3413f169a6d8dcfccc9c17403cc38974c62ca390c1',
       verifiable: true,
+      manifests: [
+        {
+          repos: ['guru'],
+          size: 209098816,
+          BLAKE2B:
+            'ef444233a2e6d92b81142f2df1f85be4778a6efe13f965cda15e750f42a6bcd7908e18f471cfffec20eaaea840a3294f7115c2999f3bc07e717f2ae5bb344987',
+          SHA512:
+            'f4b5d9f06ce93bc6d7d826ca39b597d2b0a7f21be3fcade49a37a5f17fd0c4b1b8995f6f1ba10bf5882e2d3413f169a6d8dcfccc9c17403cc38974c62ca390c1',
+        },
+      ],
       sources: [{ repo: 'guru', cpv: 'dev-embedded/nxp-gui-guider-2.0.0', uris: [], restrict: FETCH }],
     });
   });
@@ -185,6 +218,16 @@ describe('DistfileIndex on the GURU and gentoo-mini fixtures', () => {
       SHA512:
         '6fd5ff2d068da84c4ac2e6e2c5ad6ab2f4926f1664afb8ba701b60a35c3bd7bf00b200b22c455ca15dfc7d4303c8caa0bb150c18dcce01ce107deaf323cde17f',
       verifiable: true,
+      manifests: [
+        {
+          repos: ['guru'],
+          size: 11010,
+          BLAKE2B:
+            '2a20fd3ff646559d704e214ae7c4e5b8297e20be0909c403c140edb67002665447a6a796e5ca5d71f5c8c55000489a14a101ec43dd90101be9c246d1a0138dc4',
+          SHA512:
+            '6fd5ff2d068da84c4ac2e6e2c5ad6ab2f4926f1664afb8ba701b60a35c3bd7bf00b200b22c455ca15dfc7d4303c8caa0bb150c18dcce01ce107deaf323cde17f',
+        },
+      ],
       sources: [
         { repo: 'guru', cpv: 'media-gfx/sic-0.22.4', uris: [{ url }], restrict: NO_RESTRICT },
         { repo: 'guru', cpv: 'media-gfx/silicon-0.5.2-r1', uris: [{ url }], restrict: MIRROR },
@@ -194,11 +237,42 @@ describe('DistfileIndex on the GURU and gentoo-mini fixtures', () => {
     });
   });
 
+  it("gives every package the URIs of its own SRC_URI entry, not another package's", () => {
+    const snapshot = index.snapshot as DistfileSnapshot;
+    let checked = 0;
+    for (const repo of snapshot.repositories) {
+      const root = join(repo.location, 'metadata/md5-cache');
+      for (const category of readdirSync(root)) {
+        for (const pf of readdirSync(join(root, category))) {
+          const items = parseSrcUri(readMd5CacheFields(readFileSync(join(root, category, pf))).srcUri);
+          for (const name of new Set(items.map((item) => item.name))) {
+            // As DistfileSnapshot expands them: mirror://gentoo kept, other mirrors expanded.
+            const expected = new Set<string>();
+            for (const { uri } of items.filter((item) => item.name === name && item.uri !== undefined)) {
+              const own = splitMirrorUri(uri as string)?.name === 'gentoo' ? [uri as string] : undefined;
+              for (const url of own ?? expandMirrorUri(uri as string, repo.mirrors) ?? []) expected.add(url);
+            }
+            const source = lookup(name).sources.find(
+              (s) => s.repo === repo.name && s.cpv === `${category}/${pf}`,
+            );
+            expect(
+              source?.uris.map((uri) => uri.url),
+              `${name} of ${category}/${pf}`,
+            ).toEqual([...expected]);
+            checked++;
+          }
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(5000);
+  });
+
   describe('gentoo-mini, assembled from different commits', () => {
     it('indexes an entry without DIST line, unverifiable', () => {
       expect(lookup('xz-5.6.3.tar.gz')).toEqual({
         name: 'xz-5.6.3.tar.gz',
         verifiable: false,
+        manifests: [],
         sources: [
           {
             repo: 'gentoo',
@@ -224,6 +298,16 @@ describe('DistfileIndex on the GURU and gentoo-mini fixtures', () => {
         SHA512:
           '06329fdbd1d897aa99dc96900c6246457288c586d02bb4869a92dd2f97973f95acb3a2fa9598a20613ea029f816836a8e3b65e36fec2b807b5e7553141429ab9',
         verifiable: true,
+        manifests: [
+          {
+            repos: ['gentoo'],
+            size: 2105803,
+            BLAKE2B:
+              '5363c5d0403e041c6d2e35b5d3321feeb8e63b8556496373c820975850b50e28e0da903446a49ba516fd9f40e0101dd39cfa9a9b8dd143c9849c84a715bb5d7b',
+            SHA512:
+              '06329fdbd1d897aa99dc96900c6246457288c586d02bb4869a92dd2f97973f95acb3a2fa9598a20613ea029f816836a8e3b65e36fec2b807b5e7553141429ab9',
+          },
+        ],
         sources: [],
       });
       expect(lookup('acl-2.3.1.tar.gz').size).toBe(518292);
@@ -233,6 +317,7 @@ describe('DistfileIndex on the GURU and gentoo-mini fixtures', () => {
       expect(lookup('radare2-6.0.4.tar.gz')).toEqual({
         name: 'radare2-6.0.4.tar.gz',
         verifiable: false,
+        manifests: [],
         sources: [
           {
             repo: 'gentoo',
@@ -367,12 +452,16 @@ describe('DistfileIndex on hand-written repositories', () => {
     expect(logger.warnings.filter((warning) => warning.includes('XYZ123'))).toEqual([]);
   });
 
-  it('marks a file whose Manifests disagree unverifiable, explains and logs it once', async () => {
+  it('keeps a file whose Manifests disagree verifiable against each of them, explains and logs it once', async () => {
     const conflict = `Manifests disagree about shared.tar.gz: broken::app-misc/one says 100 bytes BLAKE2B ${'c'.repeat(16)}…; broken::app-misc/two says 101 bytes BLAKE2B ${'d'.repeat(16)}…`;
     expect(index.lookup('shared.tar.gz')).toEqual({
       name: 'shared.tar.gz',
-      verifiable: false,
+      verifiable: true,
       conflict,
+      manifests: [
+        { repos: ['broken'], size: 100, BLAKE2B: B('c') },
+        { repos: ['broken'], size: 101, BLAKE2B: B('d') },
+      ],
       sources: [
         {
           repo: 'broken',
@@ -392,6 +481,144 @@ describe('DistfileIndex on hand-written repositories', () => {
     await writeFile(join(root, 'broken/app-misc/one/Manifest'), `DIST shared.tar.gz 100 BLAKE2B ${B('c')}\n`);
     await index.refresh();
     expect(logger.warnings.filter((warning) => warning === conflict)).toHaveLength(1);
+  });
+});
+
+describe('DistfileIndex on repositories whose Manifests disagree', () => {
+  let root: string;
+  let index: DistfileIndex;
+  const B = (c: string) => c.repeat(128);
+  const entry = (name: string) => `EAPI=8\nSRC_URI=https://e.org/${name}\n`;
+
+  beforeAll(async () => {
+    ({ root } = await copyFixtures());
+    await writeRepo(join(root, 'gentoo'), {
+      name: 'gentoo',
+      entries: {
+        'app-misc/tool-1.0': entry('tool-1.0.tar.gz'),
+        'app-misc/tool-bin-1.0': entry('tool-1.0.tar.gz'),
+        'app-misc/bare-1.0': entry('bare-1.0.tar.gz'),
+        'app-misc/half-1.0': entry('half-1.0.tar.gz'),
+      },
+      manifests: {
+        'app-misc/tool': `DIST tool-1.0.tar.gz 1000 BLAKE2B ${B('a')} SHA512 ${B('b')}\n`,
+        'app-misc/tool-bin': `DIST tool-1.0.tar.gz 1000 BLAKE2B ${B('a')} SHA512 ${B('b')}\n`,
+        'app-misc/bare': 'DIST bare-1.0.tar.gz 5\n',
+        'app-misc/half': 'DIST half-1.0.tar.gz 5\n',
+      },
+    });
+    await writeRepo(join(root, 'my-overlay'), {
+      name: 'my-overlay',
+      masters: 'gentoo',
+      // Manifests are read for the packages of the md5-cache.
+      entries: {
+        'app-misc/tool-1.0': entry('tool-1.0.tar.gz'),
+        'app-misc/bare-1.0': entry('bare-1.0.tar.gz'),
+        'app-misc/half-1.0': entry('half-1.0.tar.gz'),
+      },
+      manifests: {
+        'app-misc/tool': `DIST tool-1.0.tar.gz 1200 BLAKE2B ${B('c')} SHA512 ${B('d')}\n`,
+        'app-misc/bare': 'DIST bare-1.0.tar.gz 6\n',
+        'app-misc/half': `DIST half-1.0.tar.gz 6 SHA512 ${B('e')}\n`,
+      },
+    });
+    index = new DistfileIndex({ discovery: { paths: [join(root, 'gentoo'), join(root, 'my-overlay')] } });
+    await index.refresh();
+  });
+
+  afterAll(async () => {
+    await index.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('lists each distinct DIST line once with the repositories that have it, and stays verifiable', () => {
+    // Three Manifests, the third one disagreeing: each keeps its own line.
+    expect(index.lookup('tool-1.0.tar.gz')).toMatchObject({
+      verifiable: true,
+      conflict: `Manifests disagree about tool-1.0.tar.gz: gentoo::app-misc/tool says 1000 bytes BLAKE2B ${'a'.repeat(16)}… SHA512 ${'b'.repeat(16)}…; gentoo::app-misc/tool-bin says 1000 bytes BLAKE2B ${'a'.repeat(16)}… SHA512 ${'b'.repeat(16)}…; my-overlay::app-misc/tool says 1200 bytes BLAKE2B ${'c'.repeat(16)}… SHA512 ${'d'.repeat(16)}…`,
+      manifests: [
+        { repos: ['gentoo'], size: 1000, BLAKE2B: B('a'), SHA512: B('b') },
+        { repos: ['my-overlay'], size: 1200, BLAKE2B: B('c'), SHA512: B('d') },
+      ],
+    });
+    const entry = index.lookup('tool-1.0.tar.gz');
+    expect([entry?.size, entry?.BLAKE2B, entry?.SHA512]).toEqual([undefined, undefined, undefined]);
+  });
+
+  it('is not verifiable by sizes alone, and verifiable when one line has a digest', () => {
+    expect(index.lookup('bare-1.0.tar.gz')).toMatchObject({
+      verifiable: false,
+      conflict:
+        'Manifests disagree about bare-1.0.tar.gz: gentoo::app-misc/bare says 5 bytes; my-overlay::app-misc/bare says 6 bytes',
+      manifests: [
+        { repos: ['gentoo'], size: 5 },
+        { repos: ['my-overlay'], size: 6 },
+      ],
+    });
+    expect(index.lookup('half-1.0.tar.gz')).toMatchObject({
+      verifiable: true,
+      manifests: [
+        { repos: ['gentoo'], size: 5 },
+        { repos: ['my-overlay'], size: 6, SHA512: B('e') },
+      ],
+    });
+  });
+});
+
+// nuget.eclass puts every feed of a package into SRC_URI: versions of one package share their
+// list, another package adds its own feed (as www-apps/prowlarr and www-apps/radarr in GURU).
+describe('DistfileIndex on a file named by several packages with different URI lists', () => {
+  let root: string;
+  let index: DistfileIndex;
+  const stylecop = 'stylecop.analyzers.unstable.1.2.0.556.nupkg';
+  const codepages = 'system.text.encoding.codepages.8.0.0.nupkg';
+  const NUGET = 'https://api.nuget.org/v3-flatcontainer';
+  const FFMPEG = 'https://pkgs.dev.azure.com/ffmpegcore/nuget/v3/flat2';
+  const PROWLARR = [NUGET, 'https://a.example/nuget', 'https://b.example/nuget', 'https://c.example/nuget'];
+  const feeds = (name: string, bases: readonly string[]) => bases.map((base) => `${base}/${name}`);
+  const srcUri = (names: readonly string[], bases: readonly string[]) =>
+    `EAPI=8\nSRC_URI=${names.flatMap((name) => feeds(name, bases).map((url) => `${url} -> ${name}`)).join(' ')}\n`;
+  const urls = (name: string) =>
+    index.lookup(name)?.sources.map((source) => [source.cpv, source.uris.map((uri) => uri.url)]);
+  const radarr = () => join(root, 'guru/metadata/md5-cache/www-apps/radarr-6.3.0.10514');
+
+  beforeAll(async () => {
+    ({ root } = await copyFixtures());
+    await writeRepo(join(root, 'guru'), {
+      name: 'guru',
+      entries: {
+        'www-apps/prowlarr-2.4.0.5397': srcUri([stylecop, codepages], PROWLARR),
+        'www-apps/prowlarr-2.5.2.5491': srcUri([stylecop, codepages], PROWLARR),
+        'www-apps/radarr-6.3.0.10514': srcUri([stylecop], [NUGET, FFMPEG]),
+      },
+    });
+    index = new DistfileIndex({ discovery: { paths: [join(root, 'guru')] } });
+    await index.refresh();
+  });
+
+  afterAll(async () => {
+    await index.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('gives each package its own URIs when the first two share theirs', () => {
+    expect(urls(stylecop)).toEqual([
+      ['www-apps/prowlarr-2.4.0.5397', feeds(stylecop, PROWLARR)],
+      ['www-apps/prowlarr-2.5.2.5491', feeds(stylecop, PROWLARR)],
+      ['www-apps/radarr-6.3.0.10514', feeds(stylecop, [NUGET, FFMPEG])],
+    ]);
+  });
+
+  it('gives each package its own URIs when a refresh adds a package to a shared list', async () => {
+    await writeFile(radarr(), srcUri([stylecop, codepages], [NUGET, FFMPEG]));
+    const later = new Date(Date.now() + 60_000);
+    await utimes(radarr(), later, later);
+    await index.refresh();
+    expect(urls(codepages)).toEqual([
+      ['www-apps/prowlarr-2.4.0.5397', feeds(codepages, PROWLARR)],
+      ['www-apps/prowlarr-2.5.2.5491', feeds(codepages, PROWLARR)],
+      ['www-apps/radarr-6.3.0.10514', feeds(codepages, [NUGET, FFMPEG])],
+    ]);
   });
 });
 

@@ -113,7 +113,7 @@ export function packDist(size: number, blake2b: Buffer | undefined, sha512: Buff
   return packBuffer.toString('latin1', 0, at);
 }
 
-function unpackDist(packed: string): DistValue {
+export function unpackDist(packed: string): DistValue {
   const flags = packed.charCodeAt(0) - 0x30;
   const colon = packed.indexOf(':');
   const size = Number(packed.slice(1, colon));
@@ -143,11 +143,12 @@ export function mergeDists(
       (SHA512 === undefined || value.SHA512 === undefined || value.SHA512 === SHA512);
     if (!agree) {
       const claims = values.map((claim, i) => {
-        const digests = [
+        const said = [
+          `${claim.size} bytes`,
           claim.BLAKE2B && `BLAKE2B ${claim.BLAKE2B.slice(0, 16)}…`,
           claim.SHA512 && `SHA512 ${claim.SHA512.slice(0, 16)}…`,
         ];
-        return `${owners[i].repo}::${owners[i].path} says ${claim.size} bytes ${digests.filter(Boolean).join(' ')}`;
+        return `${owners[i].repo}::${owners[i].path} says ${said.filter(Boolean).join(' ')}`;
       });
       return { conflict: `Manifests disagree about ${name}: ${claims.join('; ')}` };
     }

@@ -1,10 +1,13 @@
 import {
   type FileRecord,
+  type ManifestOwner,
   manyToArray,
   mergeDists,
   type PackageRecord,
   type RestrictFlags,
+  type Shared,
   type UrisValue,
+  unpackDist,
   urisOf,
   valueAt,
 } from './distfile-records.js';
@@ -29,16 +32,32 @@ export interface DistfileSource {
   readonly restrict: RestrictFlags;
 }
 
+/** One distinct DIST line for a name. */
+export interface ManifestEntry {
+  /** Repositories whose Manifest has this DIST line, repository order. */
+  readonly repos: readonly string[];
+  readonly size: number;
+  /** Lowercase hex. */
+  readonly BLAKE2B?: string;
+  readonly SHA512?: string;
+}
+
 export interface DistfileEntry {
   readonly name: string;
+  /** Set only when every Manifest naming the file agrees. */
   readonly size?: number;
   /** Lowercase hex. */
   readonly BLAKE2B?: string;
   readonly SHA512?: string;
-  /** A size and a BLAKE2B or SHA512 digest are known, and no two Manifests disagree. */
+  /**
+   * At least one Manifest entry has a size and a BLAKE2B or SHA512 digest: bytes must match one
+   * of them. Disagreeing Manifests do not switch verification off.
+   */
   readonly verifiable: boolean;
-  /** Why the Manifests cannot be trusted for this file. */
+  /** Why Manifests disagree (kept for explain), when they do. */
   readonly conflict?: string;
+  /** The distinct DIST lines for this name (one when all agree; none when no Manifest lists it). */
+  readonly manifests: readonly ManifestEntry[];
   /** Packages naming the file: repository order, then category and PF. Empty for a file only in a Manifest. */
   readonly sources: readonly DistfileSource[];
 }
@@ -77,13 +96,19 @@ export class DistfileSnapshot {
     const record = this.records.get(name);
     if (!record) return undefined;
     const sources = manyToArray(record.sources).map((pkg, i) => this.sourceOf(pkg, valueAt(record.uris, i)));
-    const { merged, conflict } = mergeDists(record.name, manyToArray(record.owners), record.dists);
-    if (conflict !== undefined) return { name: record.name, verifiable: false, conflict, sources };
-    if (!merged) return { name: record.name, verifiable: false, sources };
+    const owners = manyToArray(record.owners);
+    const { merged, conflict } = mergeDists(record.name, owners, record.dists);
+    const manifests: readonly ManifestEntry[] = merged
+      ? [{ repos: distinctRepos(owners), ...merged }]
+      : conflict !== undefined
+        ? distinctLines(owners, record.dists as Shared<string>)
+        : [];
     return {
       name: record.name,
       ...merged,
-      verifiable: merged.BLAKE2B !== undefined || merged.SHA512 !== undefined,
+      verifiable: manifests.some((line) => line.BLAKE2B !== undefined || line.SHA512 !== undefined),
+      ...(conflict !== undefined && { conflict }),
+      manifests,
       sources,
     };
   }
@@ -105,4 +130,20 @@ export class DistfileSnapshot {
     });
     return { repo: pkg.repo, cpv: pkg.cpv, uris, restrict: pkg.restrict };
   }
+}
+
+function distinctRepos(owners: readonly ManifestOwner[]): string[] {
+  return [...new Set(owners.map((owner) => owner.repo))];
+}
+
+/** One entry per distinct DIST line, in the order of their first owner (repository order). */
+function distinctLines(owners: readonly ManifestOwner[], dists: Shared<string>): ManifestEntry[] {
+  const byLine = new Map<string, ManifestOwner[]>();
+  owners.forEach((owner, i) => {
+    const line = valueAt(dists, i);
+    const same = byLine.get(line);
+    if (same) same.push(owner);
+    else byLine.set(line, [owner]);
+  });
+  return [...byLine].map(([line, same]) => ({ repos: distinctRepos(same), ...unpackDist(line) }));
 }

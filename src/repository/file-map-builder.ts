@@ -45,10 +45,11 @@ export class FileMapBuilder {
       return;
     }
     const packages = manyToArray(record.sources);
-    const last = packages.length - 1;
-    if (last >= 0 && this.comparePackages(packages[last], pkg) > 0) this.unsorted.add(record);
+    const count = packages.length;
+    if (count > 0 && this.comparePackages(packages[count - 1], pkg) > 0) this.unsorted.add(record);
+    // Counted before appending: appendMany pushes onto the very array `packages` may be.
+    record.uris = appendShared(record.uris, count, uris, sameUris);
     record.sources = appendMany(record.sources, pkg);
-    record.uris = appendShared(record.uris, packages.length, uris, sameUris);
   }
 
   addDist(name: string, owner: ManifestOwner, dist: string): void {
@@ -58,10 +59,10 @@ export class FileMapBuilder {
       return;
     }
     const owners = manyToArray(record.owners);
-    const last = owners.length - 1;
-    if (last >= 0 && this.compareOwners(owners[last], owner) > 0) this.unsorted.add(record);
+    const count = owners.length;
+    if (count > 0 && this.compareOwners(owners[count - 1], owner) > 0) this.unsorted.add(record);
+    record.dists = appendShared(record.dists, count, dist, (a, b) => a === b);
     record.owners = appendMany(record.owners, owner);
-    record.dists = appendShared(record.dists, owners.length, dist, (a, b) => a === b);
   }
 
   /** Its files are found in build(): one pass over the map costs less than a list of names per entry. */
