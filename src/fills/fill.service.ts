@@ -16,6 +16,7 @@ import { MirrorBalancer, type MirrorLease } from '../mirrors/mirror-balancer.ser
 import { MirrorLayouts } from '../mirrors/mirror-layouts.service.js';
 import { describeUpstreamError } from '../mirrors/upstream-client.service.js';
 import type { DistfileEntry } from '../repository/distfile-snapshot.js';
+import { manifestSizes } from '../repository/manifest-check.js';
 import { SrcUriResolver } from '../repository/src-uri-resolver.service.js';
 import { Fill, type Upstream } from './fill.js';
 import { FillSlots, RetryLater } from './fill-slots.js';
@@ -118,8 +119,8 @@ export class FillService implements BeforeApplicationShutdown {
    * FetchRestricted for a file that will not be fetched.
    */
   knownSize(name: string): number | undefined {
-    const { entry } = this.plan(name);
-    return entry?.verifiable ? entry.size : undefined;
+    const sizes = manifestSizes(this.plan(name).entry);
+    return sizes.size === 1 ? [...sizes][0] : undefined;
   }
 
   /** Where the running fill of `name` reads from now (it has the file). */
