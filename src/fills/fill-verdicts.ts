@@ -55,8 +55,9 @@ export class FillVerdicts {
     if (!fill.entryPending) return;
     fill.entryPending = false;
     fill.entry = this.resolver.lookup(name);
-    const plan = planSources(name, fill.entry);
-    if (!plan.refusal) fill.plan = plan;
+    // Known: its own sources from now on. Unknown: the plan (the mirrors) stands.
+    const plan = fill.entry ? planSources(name, fill.entry) : undefined;
+    if (plan && !plan.refusal) fill.plan = plan;
     if (!fill.verifiable) fill.partial?.stopHoldingBack();
   }
 

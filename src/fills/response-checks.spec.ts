@@ -62,12 +62,17 @@ describe('judgeResponse', () => {
     });
   });
 
-  it('treats a 200 to a resume as the file from the start, refusing another length', () => {
+  it('treats a 200 to a resume as the file from the start; another length replaces an unverifiable file', () => {
     const at = { offset: 50, expectedSize: 100, manifestSizes: none };
     expect(judgeResponse('a', response(200, { 'content-length': '100' }), at)).toMatchObject({
       use: 'from-start',
     });
-    expect(judgeResponse('a', response(200, { 'content-length': '101' }), at)).toMatchObject({
+    expect(judgeResponse('a', response(200, { 'content-length': '101' }), at)).toEqual({
+      use: 'replace',
+      length: 101,
+    });
+    const verified = { ...at, manifestSizes: new Set([100]) };
+    expect(judgeResponse('a', response(200, { 'content-length': '101' }), verified)).toMatchObject({
       use: 'refuse',
       badFile: true,
     });
