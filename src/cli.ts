@@ -60,9 +60,16 @@ interface Explained {
     BLAKE2B?: string | null;
     verifiable?: boolean;
     conflict?: string | null;
+    manifests?: Array<{ repos: string[]; size: number; BLAKE2B: string | null }>;
     packages?: Array<{ repo: string; cpv: string; restrict: string[]; uris: string[] }>;
   };
-  cache: { cached: boolean; filling: boolean; size?: number; matchesIndex?: boolean | string | null };
+  cache: {
+    cached: boolean;
+    filling: boolean;
+    size?: number;
+    matchesIndex?: boolean | string | null;
+    matchedManifest?: { repos: string[] } | null;
+  };
   refusal: string | null;
   sources: Array<{ kind: string; url?: string; mirrors?: string[]; reason: string }>;
 }
@@ -76,7 +83,12 @@ function formatExplained(e: Explained): string {
       `  size: ${e.index.size ?? 'unknown'}${e.index.verifiable ? ' (verifiable)' : ' (not verifiable)'}`,
     );
     if (e.index.BLAKE2B) lines.push(`  BLAKE2B: ${e.index.BLAKE2B}`);
-    if (e.index.conflict) lines.push(`  conflict: ${e.index.conflict}`);
+    if (e.index.conflict) {
+      lines.push(`  conflict: ${e.index.conflict} (bytes matching any of these are accepted)`);
+      for (const m of e.index.manifests ?? []) {
+        lines.push(`    ${m.repos.join(', ')}: ${m.size} bytes, BLAKE2B ${m.BLAKE2B ?? 'none'}`);
+      }
+    }
     for (const pkg of e.index.packages ?? []) {
       const restrict = pkg.restrict.length > 0 ? ` RESTRICT=${pkg.restrict.join(',')}` : '';
       lines.push(`  package: ${pkg.cpv}::${pkg.repo}${restrict}`);
@@ -85,7 +97,11 @@ function formatExplained(e: Explained): string {
   }
   const match = e.cache.matchesIndex;
   const verdict =
-    match === true ? ', matches the Manifest' : typeof match === 'string' ? `, MISMATCH: ${match}` : '';
+    match === true
+      ? `, matches the Manifest${e.cache.matchedManifest ? ` of ${e.cache.matchedManifest.repos.join(', ')}` : ''}`
+      : typeof match === 'string'
+        ? `, MISMATCH: ${match}`
+        : '';
   lines.push(
     e.cache.cached
       ? `  cached: ${e.cache.size} bytes${verdict}`
