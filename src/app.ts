@@ -18,17 +18,20 @@ export function createFastifyAdapter(): FastifyAdapter {
 /**
  * Nest application options shared by the server and the tests. On shutdown, connections still
  * streaming are cut: a client resumes with Range, a fill is re-done; waiting could take hours.
+ * No body parsers from Nest (JSON, forms): no route takes a parsed body (see configureApp).
  */
-export const APP_OPTIONS = { forceCloseConnections: true } as const;
+export const APP_OPTIONS = { forceCloseConnections: true, bodyParser: false } as const;
 
 /** Settings shared by the server and the end-to-end tests. */
 export function configureApp(app: INestApplication): NestFastifyApplication {
   app.useGlobalFilters(new HttpErrorFilter());
-  // `portcache import` uploads a file: the handler streams request.raw, nothing is buffered.
-  (app as NestFastifyApplication)
-    .getHttpAdapter()
-    .getInstance()
-    .addContentTypeParser('application/octet-stream', (_request, _payload, done) => done(null));
+  // Every body is left unread for its route. The one route that takes a body, `portcache import`,
+  // streams request.raw and refuses types other than application/octet-stream with a 415; a
+  // parser that read a JSON or text body first left that route waiting for bytes already gone
+  // (a hung request and a leaked temporary file). Other routes ignore bodies; Node discards them.
+  const fastify = (app as NestFastifyApplication).getHttpAdapter().getInstance();
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', (_request, _payload, done) => done(null));
   app.enableShutdownHooks();
   return app as NestFastifyApplication;
 }

@@ -8,6 +8,7 @@ import {
   Param,
   Put,
   Req,
+  UnsupportedMediaTypeException,
   UseGuards,
 } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
@@ -104,6 +105,14 @@ export class AdminController {
   @HttpCode(201)
   async importDistfile(@Param('name') name: string, @Req() request: FastifyRequest) {
     validateDistfileName(name);
+    // Bytes only: a form or JSON body would be stored as the file. No type at all is taken as
+    // bytes (RFC 9110, 8.3): `curl -T` sends none; `portcache import` sends application/octet-stream.
+    const type = request.headers['content-type'];
+    if (type !== undefined && type.split(';', 1)[0].trim().toLowerCase() !== 'application/octet-stream') {
+      throw new UnsupportedMediaTypeException(
+        `Content-Type ${type} refused: send the file as application/octet-stream`,
+      );
+    }
     const { digests, verified } = await this.importer.importFile(name, request.raw);
     return { imported: name, ...digests, verified };
   }

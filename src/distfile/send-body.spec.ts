@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http, { type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -12,6 +13,106 @@ import { OpenFiles } from '../cache/open-files.js';
 import { sendBody } from './send-body.js';
 
 const BODY = randomBytes(300_000);
+
+/** Counts buffers not given back. */
+class CountingPool extends BufferPool {
+  outstanding = 0;
+  override take(remaining: number): Buffer {
+    this.outstanding += 1;
+    return super.take(remaining);
+  }
+  override give(buffer: Buffer): void {
+    this.outstanding -= 1;
+    super.give(buffer);
+  }
+}
+
+/** `inner` with a count of close() calls, and when the first one came. */
+function counted(inner: FileSource): FileSource & { closed: number; closedAt: number } {
+  const source = {
+    closed: 0,
+    closedAt: Number.NaN,
+    read: inner.read.bind(inner),
+    close() {
+      source.closed += 1;
+      source.closedAt ||= performance.now();
+      inner.close();
+    },
+  };
+  return source;
+}
+
+/** Endless bytes, each read answered at once (`delay` ms: later, for the reads it returns a number for). */
+function endless(delay: (read: number) => number | undefined = () => undefined): FileSource {
+  let reads = 0;
+  return {
+    read(_position, _end, buffer, callback) {
+      const ms = delay(reads++);
+      const chunk = buffer.subarray(0, Math.min(buffer.length, 16 * 1024));
+      if (ms === undefined) callback(null, [chunk]);
+      else setTimeout(() => callback(null, [chunk]), ms);
+    },
+    close() {},
+  };
+}
+
+async function listen(handle: (res: ServerResponse) => void): Promise<{ server: http.Server; port: number }> {
+  const server = http.createServer((_req, res) => handle(res));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+/** A raw GET (a paused socket does not see the server's reset: the server side tells when it was cut). */
+function rawClient(port: number): { socket: Socket; received: () => number } {
+  const socket = connect(port, '127.0.0.1', () => {
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  });
+  let received = 0;
+  socket.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+  });
+  socket.on('error', () => undefined);
+  return { socket, received: () => received };
+}
+
+async function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  for (const deadline = Date.now() + timeoutMs; !condition(); await sleep(10)) {
+    if (Date.now() > deadline) return false;
+  }
+  return true;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** What sendBody touches of a response, with a socket whose unsent bytes the test sets. */
+class FakeResponse extends EventEmitter {
+  destroyed = false;
+  destroyCalls = 0;
+  ended = false;
+  socket = { destroyed: false, _handle: { writeQueueSize: 0 } };
+  written = 0;
+  /** Callback of the pending write: the test calls it when "the client took the bytes". */
+  pending: ((error?: Error | null) => void) | undefined;
+  cork() {}
+  uncork() {}
+  write(chunk: Buffer, callback?: (error?: Error | null) => void): boolean {
+    this.written += chunk.length;
+    if (callback) this.pending = callback;
+    return false;
+  }
+  end(chunk?: Buffer): this {
+    if (chunk) this.written += chunk.length;
+    this.ended = true;
+    process.nextTick(() => this.emit('close'));
+    return this;
+  }
+  destroy(): this {
+    this.destroyCalls += 1;
+    this.destroyed = true;
+    process.nextTick(() => this.emit('close'));
+    return this;
+  }
+}
 
 /** GET on a server whose only handler is `handle`; resolves with what arrived and how it ended. */
 async function fetchFrom(handle: (res: ServerResponse) => void, abortAfter?: number) {
@@ -101,5 +202,102 @@ describe('sendBody', () => {
     }, 1_000_000);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(closed).toBe(1);
+  });
+
+  it('lets go of the source and buffer at once when the client left before the headers', async () => {
+    const counting = new CountingPool(16 * 1024, 64 * 1024, 2, 4);
+    let source: ReturnType<typeof counted> | undefined;
+    // The response waits (as for an upstream or a fill slot) until its client is gone.
+    const { server, port } = await listen((res) =>
+      res.once('close', () => {
+        res.writeHead(200, ['content-length', String(BODY.length)]);
+        source = counted(files.acquire(join(dir, 'file')));
+        sendBody(res, source, 0, BODY.length, counting, 10_000);
+      }),
+    );
+    try {
+      const client = rawClient(port);
+      await sleep(50);
+      client.socket.destroy();
+      expect(await until(() => source !== undefined, 2000)).toBe(true);
+      expect(await until(() => source?.closed === 1 && counting.outstanding === 0, 500)).toBe(true);
+      await sleep(50);
+      expect(source?.closed).toBe(1);
+      expect(counting.outstanding).toBe(0);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('cuts a client that stops reading after the client timeout, letting go of source and buffer', async () => {
+    const counting = new CountingPool(16 * 1024, 64 * 1024, 2, 4);
+    const source = counted(endless());
+    const { server, port } = await listen((res) => {
+      res.writeHead(200, ['content-length', String(1e12)]);
+      sendBody(res, source, 0, 1e12, counting, 500);
+    });
+    try {
+      const started = performance.now();
+      const client = rawClient(port);
+      client.socket.once('data', () => client.socket.pause()); // takes the headers, never the body
+      expect(await until(() => source.closed === 1 && counting.outstanding === 0, 4000)).toBe(true);
+      // Timeout 500 ms, plus up to ~2 sweeps of 250 ms, plus filling the socket buffers.
+      expect(source.closedAt - started).toBeGreaterThanOrEqual(500);
+      expect(source.closedAt - started).toBeLessThan(2500);
+      await sleep(50);
+      expect(source.closed).toBe(1);
+      client.socket.destroy();
+    } finally {
+      server.close();
+    }
+  });
+
+  it('does not count the time spent waiting for the source (a fill) against the client', async () => {
+    const counting = new CountingPool(16 * 1024, 64 * 1024, 2, 4);
+    // Three reads wait 600 ms each (bytes still upstream), longer than the 300 ms client timeout.
+    const source = counted(endless((read) => (read < 3 ? 600 : undefined)));
+    const { server, port } = await listen((res) => {
+      res.writeHead(200, ['content-length', String(1e12)]);
+      sendBody(res, source, 0, 1e12, counting, 300);
+    });
+    try {
+      const started = performance.now();
+      const client = rawClient(port);
+      // Reads the slow part, then stops reading: only then is it cut.
+      expect(await until(() => client.received() > 3 * 16 * 1024, 4000)).toBe(true);
+      client.socket.pause();
+      expect(await until(() => source.closed === 1 && counting.outstanding === 0, 4000)).toBe(true);
+      expect(source.closedAt - started).toBeGreaterThan(1800 + 300);
+      client.socket.destroy();
+    } finally {
+      server.close();
+    }
+  });
+
+  it('with a fake response: a write the client takes part of is no stall; one it never takes is cut', async () => {
+    const counting = new CountingPool(16 * 1024, 64 * 1024, 2, 4);
+    const source = counted(endless());
+    const res = new FakeResponse();
+    sendBody(res as unknown as ServerResponse, source, 0, 1e12, counting, 300);
+    expect(res.pending).toBeDefined();
+    // 1.2 s on one write, the kernel taking some of its bytes every 100 ms: no cut.
+    res.socket._handle.writeQueueSize = 1_000_000;
+    for (let i = 0; i < 12; i++) {
+      await sleep(100);
+      res.socket._handle.writeQueueSize -= 10_000;
+    }
+    expect(res.destroyCalls).toBe(0);
+    const first = res.pending;
+    res.pending = undefined;
+    first?.();
+    expect(res.pending).toBeDefined(); // the next write
+    // This one gets no byte taken: cut within the timeout plus ~2 sweeps.
+    const started = Date.now();
+    expect(await until(() => res.destroyCalls > 0, 2000)).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    await sleep(20); // 'close' follows the destroy
+    expect(res.destroyCalls).toBe(1);
+    expect(source.closed).toBe(1);
+    expect(counting.outstanding).toBe(0);
   });
 });

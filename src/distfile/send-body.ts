@@ -7,7 +7,8 @@ import type { FileSource } from '../cache/file-source.js';
  * buffer per response, read into only once the socket has taken the previous bytes (the
  * kernel's socket buffer keeps the connection busy meanwhile), so nothing is allocated per
  * chunk. `end` Infinity: until the source ends. A source error cuts the connection: the client
- * sees a truncated body, never a clean end.
+ * sees a truncated body, never a clean end. With `clientTimeoutMs`, a client that takes no byte
+ * of a pending write for that long is cut off, so a stalled reader holds no buffer and no file.
  */
 export function sendBody(
   res: ServerResponse,
@@ -15,14 +16,80 @@ export function sendBody(
   start: number,
   end: number,
   pool: BufferPool,
+  clientTimeoutMs?: number,
 ): void {
-  new BodyPump(res, source, start, end, pool).next();
+  // The client left while the response waited (for the upstream, for a fill slot): 'close' came
+  // (or is queued) before anyone listened, so a pump would never let go of the source.
+  if (res.destroyed || res.socket?.destroyed) {
+    source.close();
+    return;
+  }
+  new BodyPump(res, source, start, end, pool, clientTimeoutMs).next();
+}
+
+/**
+ * Client timeouts: one coarse sweep over the pumps rather than a timer per pump, which would be
+ * created per response and re-armed per chunk (18k small hits/s). Here a chunk costs two field
+ * stores, a response a link into a list (no allocation), and a cut comes at most ~2 sweeps late.
+ */
+const SWEEP_MS = 250;
+let sweeps = 0;
+let sweeper: NodeJS.Timeout | undefined;
+
+/**
+ * Bytes of the socket's pending writes the kernel has not taken yet (libuv's write queue; -1
+ * unknown). Internal to Node, but the only sign that a client takes part of a big write: a
+ * slow client on a 1 MiB write must not look stalled.
+ */
+function unsentBytes(res: ServerResponse): number {
+  const handle = (res.socket as { _handle?: { writeQueueSize?: number } } | null)?._handle;
+  return handle?.writeQueueSize ?? -1;
 }
 
 class BodyPump {
+  /** Pumps with a client timeout that still hold their buffer, linked through prev/following. */
+  private static first: BodyPump | undefined;
+  private prev: BodyPump | undefined;
+  private following: BodyPump | undefined;
+
+  private static watch(pump: BodyPump): void {
+    pump.following = BodyPump.first;
+    if (BodyPump.first) BodyPump.first.prev = pump;
+    BodyPump.first = pump;
+    sweeper ??= setInterval(BodyPump.sweep, SWEEP_MS).unref();
+  }
+
+  private static unwatch(pump: BodyPump): void {
+    if (pump.prev) pump.prev.following = pump.following;
+    else BodyPump.first = pump.following;
+    if (pump.following) pump.following.prev = pump.prev;
+    pump.prev = pump.following = undefined;
+  }
+
+  private static readonly sweep = (): void => {
+    sweeps += 1;
+    if (!BodyPump.first) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+      return;
+    }
+    for (let pump: BodyPump | undefined = BodyPump.first; pump; ) {
+      const following: BodyPump | undefined = pump.following; // check() may unlink pump
+      pump.check(sweeps);
+      pump = following;
+    }
+  };
+
   private readonly buffer: Buffer;
   private reading = false;
   private closed = false;
+  private released = false;
+  /** Sweeps without progress after which a pending write is cut (0: never). */
+  private readonly limit: number;
+  /** Sweep count when the pending write was issued or last made progress; -1: none pending. */
+  private pendingSince = -1;
+  /** unsentBytes() at the last sweep during the pending write; -2: not sampled yet. */
+  private unsent = -2;
 
   constructor(
     private readonly res: ServerResponse,
@@ -30,16 +97,34 @@ class BodyPump {
     private position: number,
     private readonly end: number,
     private readonly pool: BufferPool,
+    clientTimeoutMs: number | undefined,
   ) {
     this.buffer = pool.take(end - position);
     // 'close' comes once the last byte was handed to the kernel, or when the client is gone;
     // either way no write holds the buffer any more.
     res.once('close', this.onClose);
+    // +1: the write may have started just before a sweep, which then counts a whole interval.
+    this.limit = clientTimeoutMs && clientTimeoutMs > 0 ? Math.ceil(clientTimeoutMs / SWEEP_MS) + 1 : 0;
+    if (this.limit > 0) BodyPump.watch(this);
   }
 
   next(): void {
     this.reading = true;
     this.source.read(this.position, this.end, this.buffer, this.onRead);
+  }
+
+  /** Cuts the response when its pending write made no progress for too long. */
+  private check(now: number): void {
+    if (this.pendingSince < 0) return; // waiting for the source (a fill) is not the client's fault
+    const unsent = unsentBytes(this.res);
+    if (unsent !== this.unsent) {
+      if (this.unsent !== -2) this.pendingSince = now; // the kernel took some bytes
+      this.unsent = unsent;
+    } else if (now - this.pendingSince >= this.limit) {
+      // destroy() closes the socket's descriptor at once: no pending write can use the buffer later.
+      this.res.destroy();
+      this.stop();
+    }
   }
 
   private readonly onRead = (error: Error | null, chunks: readonly Buffer[]): void => {
@@ -55,11 +140,13 @@ class BodyPump {
       this.res.destroy(error);
       return;
     }
+    const res = this.res;
+    this.pendingSince = sweeps;
+    this.unsent = -2;
     if (chunks.length === 0) {
-      this.res.end();
+      res.end();
       return;
     }
-    const res = this.res;
     const last = chunks.length - 1;
     res.cork(); // one writev for all chunks
     for (let i = 0; i < last; i++) res.write(chunks[i]);
@@ -70,15 +157,23 @@ class BodyPump {
   };
 
   private readonly onWritten = (error?: Error | null): void => {
-    if (!error && !this.closed) this.next();
+    this.pendingSince = -1;
+    if (error) this.stop();
+    else if (!this.closed) this.next();
   };
 
-  private readonly onClose = (): void => {
+  private readonly onClose = (): void => this.stop();
+
+  /** The response is over (ended, cut or the client gone): lets go once no read is running. */
+  private stop(): void {
     this.closed = true;
     if (!this.reading) this.release();
-  };
+  }
 
   private release(): void {
+    if (this.released) return;
+    this.released = true;
+    if (this.limit > 0) BodyPump.unwatch(this);
     this.source.close();
     this.pool.give(this.buffer);
   }
