@@ -122,9 +122,10 @@ export class AdminController {
   @HttpCode(200)
   async removeDistfile(@Param('name') name: string): Promise<{ removed: string }> {
     validateDistfileName(name);
-    if (this.fills.isFilling(name))
-      throw new ConflictException(`${name} is being filled; try again when it is done`);
-    if (!(await this.store.remove(name))) throw new NotFoundException(`${name} is not cached`);
+    const outcome = await this.store.remove(name);
+    if (outcome === 'busy')
+      throw new ConflictException(`${name} is being written; try again when it is done`);
+    if (outcome === 'missing') throw new NotFoundException(`${name} is not cached`);
     return { removed: name };
   }
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { blake2bPrefix } from '../common/layout.js';
 import { PortcacheConfig } from '../config/portcache-config.js';
 import { allocateReadBuffer } from './buffer-pool.js';
@@ -73,7 +73,7 @@ function sameFile(a: FileIdentity, b: FileIdentity): boolean {
  * leaves a partial file visible and never loses a committed one.
  */
 @Injectable()
-export class CacheStore implements OnModuleInit {
+export class CacheStore implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(CacheStore.name);
   private readonly files = new Map<string, CachedFile>();
   /** Names someone is writing (a fill, an import, adoption, a delete): one writer per name. */
@@ -95,6 +95,11 @@ export class CacheStore implements OnModuleInit {
     await fs.mkdir(this.metaDir, { recursive: true });
     await this.sweepTemporaryFiles();
     await this.loadCommittedFiles();
+  }
+
+  /** Descriptors nobody reads any more are closed (responses still running keep theirs). */
+  onModuleDestroy(): void {
+    this.openFiles.clear();
   }
 
   get(name: string): CachedFile | undefined {
