@@ -8,6 +8,9 @@ const OPTIONAL = [
   'PORTCACHE_SYNC_REPOS',
   'PORTCACHE_CLIENT_TIMEOUT',
   'PORTCACHE_TRUSTED_NETS',
+  'PORTCACHE_MAX_SIZE',
+  'PORTCACHE_MIN_FREE',
+  'PORTCACHE_MAX_AGE',
 ];
 const readme = readFileSync('README.md', 'utf8');
 const example = readFileSync('.env.example', 'utf8');

@@ -39,6 +39,28 @@ describe('PortcacheConfig', () => {
     expect(config.mirrors).toEqual(['http://a.example/gentoo', 'https://b.example']);
   });
 
+  it('reads the janitor limits', () => {
+    const config = PortcacheConfig.fromEnv({
+      PORTCACHE_MAX_SIZE: '500G',
+      PORTCACHE_MIN_FREE: '10%',
+      PORTCACHE_MAX_AGE: '365d',
+      PORTCACHE_UNREFERENCED_GRACE: 'off',
+      PORTCACHE_JANITOR_INTERVAL: '0 */6 * * *',
+    });
+    expect(config.maxSizeBytes).toBe(500 * 2 ** 30);
+    expect(config.lowWatermark).toBe(0.9);
+    expect(config.minFree).toEqual({ fraction: 0.1 });
+    expect(config.maxAgeMs).toBe(365 * 86_400_000);
+    expect(config.unreferencedGraceMs).toBeUndefined();
+    expect(config.unreferencedMaxShare).toBe(0.1);
+    expect(config.janitorSchedule).toEqual({ cron: '0 */6 * * *' });
+    const defaults = PortcacheConfig.fromEnv({});
+    expect(defaults.maxSizeBytes).toBeUndefined();
+    expect(defaults.unreferencedGraceMs).toBe(30 * 86_400_000);
+    expect(defaults.janitorSchedule).toEqual({ everyMs: 3_600_000 });
+    expect(PortcacheConfig.fromEnv({ PORTCACHE_MIN_FREE: '20G' }).minFree).toEqual({ bytes: 20 * 2 ** 30 });
+  });
+
   const bad: Array<[string, string]> = [
     ['PORTCACHE_HOST', 'no spaces allowed'],
     ['PORTCACHE_PORT', '80808'],
@@ -54,6 +76,20 @@ describe('PortcacheConfig', () => {
     ['PORTCACHE_SYNC_REPOS', 'github.com/gentoo-mirror/gentoo'],
     ['PORTCACHE_SYNC_INTERVAL', 'hourly'],
     ['PORTCACHE_QUARANTINE_DAYS', '2w'],
+    ['PORTCACHE_CLIENT_TIMEOUT', '15'],
+    ['PORTCACHE_TRUSTED_NETS', '10.0.0.0/33'],
+    ['PORTCACHE_TRUSTED_NETS', 'lan'],
+    ['PORTCACHE_MAX_SIZE', '0'],
+    ['PORTCACHE_MAX_SIZE', 'half'],
+    ['PORTCACHE_LOW_WATERMARK', '100%'],
+    ['PORTCACHE_LOW_WATERMARK', '0.9'],
+    ['PORTCACHE_MIN_FREE', '100%'],
+    ['PORTCACHE_MIN_FREE', 'lots'],
+    ['PORTCACHE_MAX_AGE', '1y'],
+    ['PORTCACHE_UNREFERENCED_GRACE', 'never'],
+    ['PORTCACHE_UNREFERENCED_MAX_SHARE', '0%'],
+    ['PORTCACHE_JANITOR_INTERVAL', '100ms'],
+    ['PORTCACHE_JANITOR_INTERVAL', 'hourly'],
   ];
   it.each(bad)('refuses %s=%j, naming the variable, the value and what is allowed', (name, value) => {
     expect(() => PortcacheConfig.fromEnv({ [name]: value })).toThrow(

@@ -1,6 +1,14 @@
 import { resolve } from 'node:path';
 import { type PortcacheEnv, validateEnv } from './portcache-env.js';
-import { parseDuration, parseList, parseSize } from './units.js';
+import {
+  isCronExpression,
+  parseDuration,
+  parseList,
+  parsePercent,
+  parseSize,
+  parseSizeOrShare,
+  type SizeOrShare,
+} from './units.js';
 
 /** The typed configuration, read once at startup. Services inject this, never process.env. */
 export class PortcacheConfig {
@@ -39,6 +47,17 @@ export class PortcacheConfig {
   repoCheckIntervalMs: number;
   /** Days a file that failed verification is kept for inspection. */
   quarantineDays: number;
+  /** The janitor's limits; undefined: that policy is off. */
+  maxSizeBytes: number | undefined;
+  /** Eviction for size or free space goes down to this share of the limit (0.9). */
+  lowWatermark: number;
+  minFree: SizeOrShare | undefined;
+  maxAgeMs: number | undefined;
+  unreferencedGraceMs: number | undefined;
+  /** Share of the cache's bytes one run may remove as unreferenced. */
+  unreferencedMaxShare: number;
+  /** How often the janitor runs: every so many ms, or at the times of a cron expression. */
+  janitorSchedule: { everyMs: number } | { cron: string };
 
   static fromEnv(raw: Record<string, string | undefined>): PortcacheConfig {
     return PortcacheConfig.fromValidated(validateEnv(raw));
@@ -67,6 +86,19 @@ export class PortcacheConfig {
     config.syncIntervalMs = parseDuration(env.PORTCACHE_SYNC_INTERVAL) as number;
     config.repoCheckIntervalMs = parseDuration(env.PORTCACHE_REPO_CHECK_INTERVAL) as number;
     config.quarantineDays = Number(env.PORTCACHE_QUARANTINE_DAYS);
+    config.maxSizeBytes = env.PORTCACHE_MAX_SIZE ? parseSize(env.PORTCACHE_MAX_SIZE) : undefined;
+    config.lowWatermark = parsePercent(env.PORTCACHE_LOW_WATERMARK) as number;
+    config.minFree = env.PORTCACHE_MIN_FREE ? parseSizeOrShare(env.PORTCACHE_MIN_FREE) : undefined;
+    config.maxAgeMs = env.PORTCACHE_MAX_AGE ? parseDuration(env.PORTCACHE_MAX_AGE) : undefined;
+    config.unreferencedGraceMs =
+      env.PORTCACHE_UNREFERENCED_GRACE === 'off'
+        ? undefined
+        : parseDuration(env.PORTCACHE_UNREFERENCED_GRACE);
+    config.unreferencedMaxShare = parsePercent(env.PORTCACHE_UNREFERENCED_MAX_SHARE) as number;
+    const interval = env.PORTCACHE_JANITOR_INTERVAL;
+    config.janitorSchedule = isCronExpression(interval)
+      ? { cron: interval }
+      : { everyMs: parseDuration(interval) as number };
     return config;
   }
 }

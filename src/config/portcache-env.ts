@@ -1,7 +1,14 @@
 import { isIP } from 'node:net';
 import { plainToInstance } from 'class-transformer';
 import { IsOptional, Matches, ValidateBy, type ValidationOptions, validateSync } from 'class-validator';
-import { parseDuration, parseList, parseSize } from './units.js';
+import {
+  isCronExpression,
+  parseDuration,
+  parseList,
+  parsePercent,
+  parseSize,
+  parseSizeOrShare,
+} from './units.js';
 
 function IsDuration(options?: ValidationOptions) {
   return ValidateBy(
@@ -44,6 +51,10 @@ function IsGitUrlList(options?: ValidationOptions) {
       ...options,
     },
   );
+}
+
+function Check(name: string, test: (v: string) => boolean, message: string) {
+  return ValidateBy({ name, validator: { validate: (v) => typeof v === 'string' && test(v) } }, { message });
 }
 
 function IsNetList(options?: ValidationOptions) {
@@ -151,6 +162,53 @@ export class PortcacheEnv {
 
   @Matches(/^\d{1,4}$/, { message: 'must be a whole number of days from 0 to 9999' })
   PORTCACHE_QUARANTINE_DAYS: string;
+
+  @IsOptional()
+  @Check('isMaxSize', (v) => (parseSize(v) ?? 0) > 0, 'must be a size like 500G or 2T (binary units)')
+  PORTCACHE_MAX_SIZE?: string;
+
+  @Check(
+    'isWatermark',
+    (v) => (parsePercent(v) ?? 0) >= 0.1 && (parsePercent(v) ?? 1) < 1,
+    'must be a percentage from 10% to 99.9%, like 90%',
+  )
+  PORTCACHE_LOW_WATERMARK: string;
+
+  @IsOptional()
+  @Check(
+    'isSizeOrShare',
+    (v) => {
+      const parsed = parseSizeOrShare(v);
+      return parsed !== undefined && ('bytes' in parsed || parsed.fraction < 1);
+    },
+    'must be a size like 20G or a share of the filesystem like 10%',
+  )
+  PORTCACHE_MIN_FREE?: string;
+
+  @IsOptional()
+  @IsDuration()
+  PORTCACHE_MAX_AGE?: string;
+
+  @Check(
+    'isGrace',
+    (v) => v === 'off' || parseDuration(v) !== undefined,
+    'must be a duration like 30d, or off (the unreferenced policy never removes a file)',
+  )
+  PORTCACHE_UNREFERENCED_GRACE: string;
+
+  @Check(
+    'isShare',
+    (v) => (parsePercent(v) ?? 0) > 0,
+    'must be a percentage above 0, like 10% (of the cache bytes one run may remove as unreferenced)',
+  )
+  PORTCACHE_UNREFERENCED_MAX_SHARE: string;
+
+  @Check(
+    'isInterval',
+    (v) => (parseDuration(v) ?? 0) >= 1000 || isCronExpression(v),
+    'must be a duration of at least 1s, like 1h, or a cron expression like "0 */6 * * *"',
+  )
+  PORTCACHE_JANITOR_INTERVAL: string;
 }
 
 export const DEFAULTS: Omit<
@@ -160,6 +218,9 @@ export const DEFAULTS: Omit<
   | 'PORTCACHE_SYNC_REPOS'
   | 'PORTCACHE_CLIENT_TIMEOUT'
   | 'PORTCACHE_TRUSTED_NETS'
+  | 'PORTCACHE_MAX_SIZE'
+  | 'PORTCACHE_MIN_FREE'
+  | 'PORTCACHE_MAX_AGE'
 > = {
   PORTCACHE_HOST: '::',
   PORTCACHE_PORT: '8080',
@@ -176,6 +237,10 @@ export const DEFAULTS: Omit<
   PORTCACHE_SYNC_INTERVAL: '1h',
   PORTCACHE_REPO_CHECK_INTERVAL: '1m',
   PORTCACHE_QUARANTINE_DAYS: '14',
+  PORTCACHE_LOW_WATERMARK: '90%',
+  PORTCACHE_UNREFERENCED_GRACE: '30d',
+  PORTCACHE_UNREFERENCED_MAX_SHARE: '10%',
+  PORTCACHE_JANITOR_INTERVAL: '1h',
 };
 
 export class ConfigError extends Error {}

@@ -15,6 +15,31 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(Number(m[1]) * DURATION_UNITS[m[2]]);
 }
 
+/** `90%`, `12.5%` as a fraction (0.9, 0.125); 0–100 %. */
+export function parsePercent(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*%$/.exec(text.trim());
+  if (!m || Number(m[1]) > 100) return undefined;
+  return Number(m[1]) / 100;
+}
+
+/** A size in bytes, or a share of something (`10%`). */
+export type SizeOrShare = { readonly bytes: number } | { readonly fraction: number };
+
+export function parseSizeOrShare(text: string): SizeOrShare | undefined {
+  const fraction = parsePercent(text);
+  if (fraction !== undefined) return { fraction };
+  const bytes = parseSize(text);
+  return bytes === undefined ? undefined : { bytes };
+}
+
+/** A cron expression of 5 or 6 fields (every 6 hours: `0 0-23/6 * * *`), as @nestjs/schedule takes it; a shape check. */
+export function isCronExpression(text: string): boolean {
+  const fields = text.trim().split(/\s+/);
+  return (
+    (fields.length === 5 || fields.length === 6) && fields.every((f) => /^[\d*/,\-A-Za-z?LW#]+$/.test(f))
+  );
+}
+
 /** Whitespace-separated list, as GENTOO_MIRRORS. */
 export function parseList(text: string): string[] {
   return text.split(/\s+/).filter(Boolean);
