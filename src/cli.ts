@@ -15,6 +15,8 @@ Talks to a running portcache through its admin API.
                     add a file you downloaded yourself (fetch-restricted distfiles); it is
                     checked against the Manifest (needs PORTCACHE_ADMIN_TOKEN)
   delete <name>     remove a cached distfile (needs PORTCACHE_ADMIN_TOKEN)
+  gc [--dry-run]    run the janitor now and show what it removed and why (needs
+                    PORTCACHE_ADMIN_TOKEN); --dry-run shows what it would remove
 
 Environment: PORTCACHE_URL (default http://127.0.0.1:8080), PORTCACHE_ADMIN_TOKEN.`;
 
@@ -24,7 +26,11 @@ interface Answer {
   text: string;
 }
 
-async function send(method: 'GET' | 'DELETE' | 'PUT', path: string, body?: Readable): Promise<Answer> {
+async function send(
+  method: 'GET' | 'DELETE' | 'PUT' | 'POST',
+  path: string,
+  body?: Readable,
+): Promise<Answer> {
   const base = (process.env.PORTCACHE_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
   const headers: Record<string, string> = {};
   if (process.env.PORTCACHE_ADMIN_TOKEN)
@@ -115,6 +121,62 @@ function formatExplained(e: Explained): string {
   return lines.join('\n');
 }
 
+interface JanitorReport {
+  dryRun: boolean;
+  at: string;
+  durationMs: number;
+  index: { usable: boolean; why?: string };
+  cache: { files: number; bytes: number; bytesAfter: number };
+  byReason: Record<string, { files: number; bytes: number }>;
+  evictions: Array<{ name: string; size: number; reason: string; lastAccess: string }>;
+  evictionsNotListed: number;
+  notes: string[];
+  removed?: { files: number; bytes: number; busy: number };
+  leftovers?: { files: number; bytes: number };
+  quarantine?: number;
+}
+
+function size(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+function formatJanitor(r: JanitorReport): string {
+  const planned = Object.values(r.byReason).reduce((n, x) => n + x.files, 0);
+  const lines = [
+    `${r.dryRun ? 'Dry run, nothing removed' : 'Janitor run'} at ${r.at} (${r.durationMs} ms)`,
+    `  cache: ${r.cache.files} files, ${size(r.cache.bytes)}; after: ${size(r.cache.bytesAfter)}`,
+    `  index: ${r.index.usable ? 'usable' : `not usable (${r.index.why}): no file goes for being unreferenced`}`,
+  ];
+  if (r.removed) {
+    const busy = r.removed.busy ? `; ${r.removed.busy} skipped while being written` : '';
+    lines.push(`  removed: ${r.removed.files} files, ${size(r.removed.bytes)}${busy}`);
+  }
+  lines.push(
+    planned === 0 ? '  nothing to remove' : `  ${r.dryRun ? 'would remove' : 'planned'}, by reason:`,
+  );
+  for (const [reason, { files, bytes }] of Object.entries(r.byReason)) {
+    if (files > 0)
+      lines.push(`    ${reason.padEnd(13)} ${String(files).padStart(7)} files ${size(bytes).padStart(11)}`);
+  }
+  for (const e of r.evictions) {
+    lines.push(
+      `    ${e.reason.padEnd(13)} ${e.name} (${size(e.size)}, last requested ${e.lastAccess.slice(0, 16)})`,
+    );
+  }
+  if (r.evictionsNotListed > 0) lines.push(`    ... and ${r.evictionsNotListed} more`);
+  if (r.leftovers?.files) lines.push(`  leftover temporary files removed: ${r.leftovers.files}`);
+  if (r.quarantine) lines.push(`  expired quarantined files deleted: ${r.quarantine}`);
+  for (const note of r.notes) lines.push(`  note: ${note}`);
+  return lines.join('\n');
+}
+
 async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   switch (command) {
@@ -135,6 +197,14 @@ async function main(args: string[]): Promise<number> {
     case 'delete':
       if (rest.length !== 1) break;
       return show(await send('DELETE', `/api/v1/distfiles/${encodeURIComponent(rest[0])}`));
+    case 'gc':
+      if (rest.length > 1 || (rest.length === 1 && rest[0] !== '--dry-run')) break;
+      return show(
+        rest[0] === '--dry-run'
+          ? await send('GET', '/api/v1/janitor/plan')
+          : await send('POST', '/api/v1/janitor/run'),
+        formatJanitor,
+      );
     case undefined:
     case 'help':
     case '--help':

@@ -4,12 +4,15 @@ import { join } from 'node:path';
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { blake2bPrefix } from '../common/layout.js';
 import { PortcacheConfig } from '../config/portcache-config.js';
+import { AccessTracker } from './access-tracker.service.js';
 import { allocateReadBuffer } from './buffer-pool.js';
-import { DigestAccumulator, type Digests } from './digests.js';
+import type { Digests } from './digests.js';
 import { DiskIo } from './disk-io.js';
 import type { FileSource } from './file-source.js';
 import { OpenFiles } from './open-files.js';
 import { PartialFile } from './partial-file.js';
+import { moveToQuarantine, sweepQuarantine } from './quarantine.js';
+import { fsyncDir, hashFile, identityOf, metaOf, readMeta, sameFile } from './stored-meta.js';
 
 /** A committed distfile. Everything a hit needs is here: no stat, no hashing per request. */
 export interface CachedFile {
@@ -29,42 +32,6 @@ const OPEN_FILES = 4096;
 /** Adoption reads files in pieces of this size into one buffer. */
 const HASH_CHUNK = 1024 * 1024;
 
-interface StoredMeta extends Digests {
-  name: string;
-  committedAt: string;
-  /**
-   * The data file these digests belong to (inode and mtime in ns, as decimal strings): metadata
-   * that outlived its file (a crash between the renames) never vouches for another one.
-   */
-  ino?: string;
-  mtimeNs?: string;
-}
-
-/** Who a file on disk is: what metadata must name to be trusted for it. */
-interface FileIdentity {
-  ino: string;
-  mtimeNs: string;
-  size: number;
-  mtimeMs: number;
-}
-
-async function identityOf(target: string | fs.FileHandle): Promise<FileIdentity> {
-  const stat =
-    typeof target === 'string'
-      ? await fs.stat(target, { bigint: true })
-      : await target.stat({ bigint: true });
-  return {
-    ino: String(stat.ino),
-    mtimeNs: String(stat.mtimeNs),
-    size: Number(stat.size),
-    mtimeMs: Number(stat.mtimeMs),
-  };
-}
-
-function sameFile(a: FileIdentity, b: FileIdentity): boolean {
-  return a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.size === b.size;
-}
-
 /**
  * The cache directory. Committed files live at `<dir>/<xx>/<name>` (xx = BLAKE2b(name)[0:2],
  * the GLEP 75 layout portcache serves), their recorded digests at `<dir>/.portcache/meta/<xx>/<name>`,
@@ -82,9 +49,14 @@ export class CacheStore implements OnModuleInit, OnModuleDestroy {
   private readonly tmpDir: string;
   private readonly metaDir: string;
 
+  /** Temporary files in use (fills, metadata being written, files on their way to quarantine). */
+  private readonly liveTemporaries = new Set<string>();
+  private readonly activityListeners = new Set<() => void>();
+
   constructor(
     private readonly config: PortcacheConfig,
     private readonly io: DiskIo,
+    private readonly access: AccessTracker,
   ) {
     this.tmpDir = join(config.cacheDir, '.portcache', 'tmp');
     this.metaDir = join(config.cacheDir, '.portcache', 'meta');
@@ -137,8 +109,51 @@ export class CacheStore implements OnModuleInit, OnModuleDestroy {
 
   async createPartial(name: string): Promise<PartialFile> {
     const tmpPath = join(this.tmpDir, `${randomBytes(8).toString('hex')}.part`);
-    const handle = await fs.open(tmpPath, 'wx+', 0o644);
-    return new PartialFile(name, tmpPath, handle, this.io, this.config.stallTimeoutMs);
+    this.liveTemporaries.add(tmpPath);
+    this.notifyActivity();
+    try {
+      const handle = await fs.open(tmpPath, 'wx+', 0o644);
+      return new PartialFile(name, tmpPath, handle, this.io, this.config.stallTimeoutMs);
+    } catch (error) {
+      this.liveTemporaries.delete(tmpPath);
+      throw error;
+    }
+  }
+
+  /** Called when the cache is about to grow (a fill starts, a file is committed): the janitor checks free space. */
+  onActivity(listener: () => void): () => void {
+    this.activityListeners.add(listener);
+    return () => this.activityListeners.delete(listener);
+  }
+
+  /** Committed files and their bytes. */
+  totals(): { files: number; bytes: number } {
+    let bytes = 0;
+    for (const file of this.files.values()) bytes += file.size;
+    return { files: this.files.size, bytes };
+  }
+
+  /**
+   * Removes temporary files no fill, commit or quarantine is using (left by a fill whose
+   * process died mid-way, or by a bug); returns what went.
+   */
+  async sweepLeftovers(): Promise<{ files: number; bytes: number }> {
+    let files = 0;
+    let bytes = 0;
+    for (const entry of await fs.readdir(this.tmpDir).catch(() => [] as string[])) {
+      const path = join(this.tmpDir, entry);
+      if (this.liveTemporaries.has(path)) continue;
+      const stat = await fs.stat(path).catch(() => undefined);
+      if (!stat || this.liveTemporaries.has(path)) continue;
+      await fs.rm(path, { force: true, recursive: true });
+      files += 1;
+      bytes += stat.size;
+    }
+    return { files, bytes };
+  }
+
+  private notifyActivity(): void {
+    for (const listener of this.activityListeners) listener();
   }
 
   /**
@@ -160,20 +175,24 @@ export class CacheStore implements OnModuleInit, OnModuleDestroy {
     await this.writeDurably(metaPath, metaOf(name, digests, identity));
     const file = toCachedFile(name, path, identity.mtimeMs, digests);
     renameSync(partial.tmpPath, path);
+    this.liveTemporaries.delete(partial.tmpPath);
     this.files.set(name, file);
     this.openFiles.forget(path);
+    this.access.touch(name);
     await Promise.all([
       fsyncDir(join(this.config.cacheDir, prefix)),
       fsyncDir(join(this.metaDir, prefix)),
       fsyncDir(this.tmpDir),
     ]);
     partial.markCommitted();
+    this.notifyActivity();
     return file;
   }
 
   /** Removes the temporary file of a fill that failed. */
   async discard(partial: PartialFile): Promise<void> {
     await fs.rm(partial.tmpPath, { force: true });
+    this.liveTemporaries.delete(partial.tmpPath);
   }
 
   /** Deletes a committed file and its metadata; 'busy' while someone writes that name. */
@@ -185,6 +204,8 @@ export class CacheStore implements OnModuleInit, OnModuleDestroy {
       if (!file) return 'missing';
       this.files.delete(name);
       this.openFiles.forget(file.path);
+      this.access.forget(name);
+      // Responses still reading it keep their descriptor and read it to the end (POSIX unlink).
       await fs.rm(file.path, { force: true });
       await fs.rm(join(this.metaDir, blake2bPrefix(name), name), { force: true });
       return 'removed';
@@ -204,44 +225,39 @@ export class CacheStore implements OnModuleInit, OnModuleDestroy {
     this.openFiles.forget(file.path);
     // Out of the way at once (two metadata operations): a fill of the same name may commit soon.
     const aside = join(this.tmpDir, `${randomBytes(8).toString('hex')}.quarantine`);
+    this.liveTemporaries.add(aside);
     renameSync(file.path, aside);
     rmSync(join(this.metaDir, blake2bPrefix(name), name), { force: true });
-    await this.moveToQuarantine(aside, name, reason);
+    try {
+      await this.moveToQuarantine(aside, name, reason);
+    } finally {
+      this.liveTemporaries.delete(aside);
+    }
     return true;
   }
 
   /** Moves the temporary file of a fill whose bytes failed verification into quarantine; its new path. */
   async quarantinePartial(partial: PartialFile, reason: string): Promise<string> {
-    return this.moveToQuarantine(partial.tmpPath, partial.name, reason);
+    try {
+      return await this.moveToQuarantine(partial.tmpPath, partial.name, reason);
+    } finally {
+      this.liveTemporaries.delete(partial.tmpPath);
+    }
   }
 
   /** Deletes quarantined files older than `maxAgeMs`; returns how many. */
-  async sweepQuarantine(maxAgeMs: number): Promise<number> {
-    const cutoff = Date.now() - maxAgeMs;
-    let removed = 0;
-    for (const entry of await fs.readdir(this.quarantineDir).catch(() => [] as string[])) {
-      const path = join(this.quarantineDir, entry);
-      const stat = await fs.stat(path).catch(() => undefined);
-      if (!stat || stat.mtimeMs >= cutoff) continue;
-      await fs.rm(path, { force: true, recursive: true });
-      removed += 1;
-    }
-    return removed;
+  sweepQuarantine(maxAgeMs: number): Promise<number> {
+    return sweepQuarantine(this.quarantineDir, maxAgeMs);
   }
 
   get quarantineDir(): string {
     return join(this.config.cacheDir, '.portcache', 'quarantine');
   }
 
-  /** `<quarantine>/<time>-<random>/<name>` plus `why` beside it; the directory's time is when. */
   private async moveToQuarantine(path: string, name: string, reason: string): Promise<string> {
-    const stamp = new Date().toISOString().replace(/[:.]/g, '');
-    const dir = join(this.quarantineDir, `${stamp}-${randomBytes(4).toString('hex')}`);
-    await fs.mkdir(dir, { recursive: true });
-    await fs.rename(path, join(dir, name));
-    await fs.writeFile(join(dir, 'why'), `${name}: ${reason}\n`);
-    this.logger.warn(`${name}: quarantined (${reason}) in ${dir}`);
-    return join(dir, name);
+    const moved = await moveToQuarantine(this.quarantineDir, path, name, reason);
+    this.logger.warn(`${name}: quarantined (${reason}) in ${moved}`);
+    return moved;
   }
 
   /** `parent/name` exists, and if it had to be made, `parent` is fsync'ed so it survives a crash. */
@@ -251,16 +267,21 @@ export class CacheStore implements OnModuleInit, OnModuleDestroy {
 
   private async writeDurably(path: string, content: string): Promise<void> {
     const tmp = join(this.tmpDir, `${randomBytes(8).toString('hex')}.meta`);
-    const handle = await fs.open(tmp, 'wx', 0o644);
+    this.liveTemporaries.add(tmp);
     try {
-      await handle.writeFile(content);
-      await handle.sync();
-      await handle.close();
-      await fs.rename(tmp, path);
-    } catch (error) {
-      await handle.close().catch(() => undefined);
-      await fs.rm(tmp, { force: true });
-      throw error;
+      const handle = await fs.open(tmp, 'wx', 0o644);
+      try {
+        await handle.writeFile(content);
+        await handle.sync();
+        await handle.close();
+        await fs.rename(tmp, path);
+      } catch (error) {
+        await handle.close().catch(() => undefined);
+        await fs.rm(tmp, { force: true });
+        throw error;
+      }
+    } finally {
+      this.liveTemporaries.delete(tmp);
     }
   }
 
@@ -285,7 +306,7 @@ export class CacheStore implements OnModuleInit, OnModuleDestroy {
           this.logger.warn(`ignoring ${path}: it belongs in ${blake2bPrefix(name)}/`);
           continue;
         }
-        const meta = await this.readMeta(prefix, name);
+        const meta = await readMeta(join(this.metaDir, prefix, name), name);
         const identity = meta && (await identityOf(path).catch(() => undefined));
         if (
           meta?.ino &&
@@ -298,15 +319,6 @@ export class CacheStore implements OnModuleInit, OnModuleDestroy {
     }
     this.logger.log(`${this.files.size} cached distfile(s) in ${this.config.cacheDir}`);
     if (toAdopt.length > 0) void this.adopt(toAdopt);
-  }
-
-  private async readMeta(prefix: string, name: string): Promise<StoredMeta | undefined> {
-    try {
-      const meta = JSON.parse(await fs.readFile(join(this.metaDir, prefix, name), 'utf8')) as StoredMeta;
-      return meta.name === name && typeof meta.BLAKE2B === 'string' ? meta : undefined;
-    } catch {
-      return undefined;
-    }
   }
 
   /**
@@ -342,19 +354,6 @@ export class CacheStore implements OnModuleInit, OnModuleDestroy {
   }
 }
 
-function metaOf(name: string, digests: Digests, identity: FileIdentity): string {
-  const meta: StoredMeta = {
-    name,
-    size: digests.size,
-    BLAKE2B: digests.BLAKE2B,
-    SHA512: digests.SHA512,
-    committedAt: new Date().toISOString(),
-    ino: identity.ino,
-    mtimeNs: identity.mtimeNs,
-  };
-  return JSON.stringify(meta);
-}
-
 function toCachedFile(name: string, path: string, mtimeMs: number, digests: Digests): CachedFile {
   return {
     name,
@@ -366,27 +365,4 @@ function toCachedFile(name: string, path: string, mtimeMs: number, digests: Dige
     etag: `"${digests.BLAKE2B.slice(0, 32)}"`,
     digests: { size: digests.size, BLAKE2B: digests.BLAKE2B, SHA512: digests.SHA512 },
   };
-}
-
-async function hashFile(path: string, buffer: Buffer): Promise<Digests> {
-  const accumulator = new DigestAccumulator();
-  const handle = await fs.open(path, 'r');
-  try {
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0) return accumulator.digest();
-      accumulator.update(buffer.subarray(0, bytesRead));
-    }
-  } finally {
-    await handle.close();
-  }
-}
-
-async function fsyncDir(path: string): Promise<void> {
-  const handle = await fs.open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

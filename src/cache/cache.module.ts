@@ -1,9 +1,10 @@
 import { Module } from '@nestjs/common';
+import { AccessTracker } from './access-tracker.service.js';
 import { CacheStore } from './cache-store.service.js';
 import { DiskIo, NodeDiskIo } from './disk-io.js';
 
 @Module({
-  exports: [CacheStore],
-  providers: [CacheStore, { provide: DiskIo, useClass: NodeDiskIo }],
+  exports: [CacheStore, AccessTracker],
+  providers: [CacheStore, AccessTracker, { provide: DiskIo, useClass: NodeDiskIo }],
 })
 export class CacheModule {}

@@ -2,6 +2,7 @@ import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'n
 import { pipeline } from 'node:stream';
 import { Injectable, Logger, NotFoundException, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { AccessTracker } from '../cache/access-tracker.service.js';
 import { BufferPool } from '../cache/buffer-pool.js';
 import type { CachedFile } from '../cache/cache-store.service.js';
 import { CacheStore } from '../cache/cache-store.service.js';
@@ -43,6 +44,7 @@ export class DistfileController implements OnModuleInit {
     private readonly metrics: Metrics,
     private readonly config: PortcacheConfig,
     private readonly adapterHost: HttpAdapterHost,
+    private readonly access: AccessTracker,
   ) {}
 
   onModuleInit(): void {
@@ -91,6 +93,7 @@ export class DistfileController implements OnModuleInit {
   /** A hit: 304, 416, 206 or 200, headers only for HEAD; the body from the cached open file. */
   private sendCached(file: CachedFile, request: IncomingMessage, res: ServerResponse): void {
     this.hits.inc();
+    this.access.touch(file.name);
     const headers = request.headers;
     const fields = ['accept-ranges', 'bytes', 'last-modified', file.lastModified, 'etag', file.etag];
     if (notModified(headers, file.etag, file.mtimeMs)) {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Every portcache metric, on a Registry of its own (one per app instance, none global). */
 @Injectable()
@@ -56,6 +56,44 @@ export class Metrics {
     name: 'portcache_index_distfiles',
     help: 'Distfiles the repository index knows',
     registers: [this.registry],
+  });
+
+  readonly evictedFiles = new Counter({
+    name: 'portcache_evicted_files_total',
+    help: 'Cached files the janitor removed, by reason (age, unreferenced, size, free-space)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly evictedBytes = new Counter({
+    name: 'portcache_evicted_bytes_total',
+    help: 'Bytes of cached files the janitor removed, by reason (age, unreferenced, size, free-space)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly janitorRuns = new Histogram({
+    name: 'portcache_janitor_run_seconds',
+    help: 'Duration of janitor runs that removed or would remove files',
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300],
+    registers: [this.registry],
+  });
+
+  /** What the cache holds, read at each scrape (the cache sets it). */
+  cacheTotals: () => { files: number; bytes: number } = () => ({ files: 0, bytes: 0 });
+
+  readonly cacheBytes: Gauge = new Gauge({
+    name: 'portcache_cache_bytes',
+    help: 'Bytes of committed distfiles in the cache',
+    registers: [this.registry],
+    collect: (): void => this.cacheBytes.set(this.cacheTotals().bytes),
+  });
+
+  readonly cacheFiles: Gauge = new Gauge({
+    name: 'portcache_cache_files',
+    help: 'Committed distfiles in the cache',
+    registers: [this.registry],
+    collect: (): void => this.cacheFiles.set(this.cacheTotals().files),
   });
 
   /** Bytes from upstream: per configured mirror host, SRC_URI hosts together (bounded label values). */

@@ -4,6 +4,9 @@ import { PortcacheConfig } from '../config/portcache-config.js';
 import { RepositorySync } from './repository-sync.js';
 import { SrcUriResolver } from './src-uri-resolver.service.js';
 
+/** Whether the index can be trusted to say that no Manifest references a file. */
+export type IndexHealth = { readonly usable: true } | { readonly usable: false; readonly why: string };
+
 /**
  * Keeps the index current: checks the repositories on disk every PORTCACHE_REPO_CHECK_INTERVAL
  * (timestamp.chk and directory times: cheap when nothing changed, so `emerge --sync` shows up
@@ -33,6 +36,34 @@ export class RepositoryScheduler implements OnApplicationBootstrap {
       'repository-sync',
       setInterval(() => void this.syncNow(), this.config.syncIntervalMs),
     );
+  }
+
+  /**
+   * The index is built from at least one repository, was read again recently (within three
+   * check intervals), and every synced repository was synced within two sync intervals.
+   */
+  indexHealth(now = Date.now()): IndexHealth {
+    const snapshot = this.resolver.snapshot;
+    if (!snapshot) return { usable: false, why: 'the index is not built yet' };
+    if (snapshot.repositories.length === 0) return { usable: false, why: 'no repository is indexed' };
+    const sinceRefresh = now - this.resolver.lastRefreshAt;
+    if (sinceRefresh > 3 * this.config.repoCheckIntervalMs + 60_000) {
+      return {
+        usable: false,
+        why: `the repositories were last read ${Math.round(sinceRefresh / 1000)} s ago`,
+      };
+    }
+    for (const repo of this.sync.repositories) {
+      const synced = this.sync.lastSynced.get(repo.name);
+      if (synced === undefined) return { usable: false, why: `${repo.name} has not been synced yet` };
+      if (now - synced > 2 * this.config.syncIntervalMs) {
+        return {
+          usable: false,
+          why: `${repo.name} was last synced ${Math.round((now - synced) / 1000)} s ago`,
+        };
+      }
+    }
+    return { usable: true };
   }
 
   /** Fetches the synced repositories and re-indexes what changed; resolves when both are done. */

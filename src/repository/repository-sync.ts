@@ -37,6 +37,8 @@ const SYNCED_REF = 'refs/portcache/head';
  */
 export class RepositorySync {
   readonly repositories: readonly SyncedRepository[];
+  /** When each repository (by name) was last synced successfully, in this process. */
+  readonly lastSynced = new Map<string, number>();
   private readonly dataDir: string;
   private readonly logger: SyncLogger;
   private readonly timeoutMs: number;
@@ -73,12 +75,18 @@ export class RepositorySync {
   private async syncEach(): Promise<string[]> {
     const changed = await Promise.all(
       this.repositories.map((repo) =>
-        this.sync(repo).catch((error: unknown) => {
-          this.logger.warn(
-            `sync of ${redact(repo.url)} failed: ${(error as Error).message}; keeping the previous checkout of ${repo.name}`,
-          );
-          return false;
-        }),
+        this.sync(repo).then(
+          (changed) => {
+            this.lastSynced.set(repo.name, Date.now());
+            return changed;
+          },
+          (error: unknown) => {
+            this.logger.warn(
+              `sync of ${redact(repo.url)} failed: ${(error as Error).message}; keeping the previous checkout of ${repo.name}`,
+            );
+            return false;
+          },
+        ),
       ),
     );
     return this.repositories.filter((_, i) => changed[i]).map((repo) => repo.name);

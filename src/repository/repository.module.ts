@@ -9,7 +9,7 @@ import { REPOSITORY_PATHS, SrcUriResolver } from './src-uri-resolver.service.js'
  * neither set, the repositories are found as Portage finds them.
  */
 @Module({
-  exports: [SrcUriResolver],
+  exports: [SrcUriResolver, RepositoryScheduler],
   providers: [
     SrcUriResolver,
     RepositoryScheduler,

@@ -33,6 +33,8 @@ export class SrcUriResolver implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly index: DistfileIndex;
   private readonly listeners = new Set<RefreshedListener>();
   private building: Promise<void> | undefined;
+  /** When the repositories were last read without error (ms since epoch; 0: never). */
+  lastRefreshAt = 0;
   private closing = false;
 
   constructor(@Inject(REPOSITORY_PATHS) paths: string[] | undefined, @Optional() logger?: Logger) {
@@ -82,6 +84,7 @@ export class SrcUriResolver implements OnApplicationBootstrap, OnModuleDestroy {
   /** Re-reads what changed since the last build (everything, the first time). */
   async refresh(options?: RefreshOptions): Promise<RefreshResult> {
     const result = await this.index.refresh(options);
+    this.lastRefreshAt = Date.now();
     if (result.changed) await this.notify(result);
     return result;
   }

@@ -1,13 +1,10 @@
-import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
-import { SchedulerRegistry } from '@nestjs/schedule';
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { type CachedFile, CacheStore } from '../cache/cache-store.service.js';
-import { PortcacheConfig } from '../config/portcache-config.js';
 import { Metrics } from '../metrics/metrics.service.js';
 import { manifestMismatch } from '../repository/manifest-check.js';
 import type { RefreshedEvent } from '../repository/src-uri-resolver.service.js';
 import { SrcUriResolver } from '../repository/src-uri-resolver.service.js';
 
-const DAY_MS = 24 * 60 * 60 * 1000;
 /** Files compared between two turns of the event loop during a background re-check. */
 const RECHECK_BATCH = 500;
 
@@ -19,7 +16,7 @@ const RECHECK_BATCH = 500;
  * background.
  */
 @Injectable()
-export class CacheVerifier implements OnModuleInit, OnApplicationBootstrap {
+export class CacheVerifier implements OnModuleInit {
   private readonly logger = new Logger(CacheVerifier.name);
   /** The index generation each file was last found valid in. */
   private readonly checked = new WeakMap<CachedFile, number>();
@@ -27,8 +24,6 @@ export class CacheVerifier implements OnModuleInit, OnApplicationBootstrap {
   constructor(
     private readonly store: CacheStore,
     private readonly resolver: SrcUriResolver,
-    private readonly config: PortcacheConfig,
-    private readonly scheduler: SchedulerRegistry,
     private readonly metrics: Metrics,
   ) {}
 
@@ -37,16 +32,6 @@ export class CacheVerifier implements OnModuleInit, OnApplicationBootstrap {
       this.metrics.indexDistfiles.set(event.snapshot.size);
       return this.recheck(event);
     });
-  }
-
-  onApplicationBootstrap(): void {
-    const sweep = () =>
-      void this.store
-        .sweepQuarantine(this.config.quarantineDays * DAY_MS)
-        .then((removed) => removed > 0 && this.logger.log(`deleted ${removed} expired quarantined file(s)`))
-        .catch((error: Error) => this.logger.error(`sweeping the quarantine failed: ${error.message}`));
-    sweep();
-    this.scheduler.addInterval('quarantine-sweep', setInterval(sweep, DAY_MS / 4));
   }
 
   /** The cached file of `name` if it may be served; undefined when not cached or just quarantined. */
