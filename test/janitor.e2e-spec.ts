@@ -125,6 +125,26 @@ describe('JanitorScheduler', () => {
     expect((await api('GET', '/api/v1/janitor/plan')).evictions).toEqual([]);
   });
 
+  it('runs by itself when free space is below the floor as the cache grows', async () => {
+    const mirror = await upstream({
+      'first-1.tar.gz': randomBytes(MiB),
+      'second-1.tar.gz': randomBytes(MiB),
+    });
+    // A floor no test machine has free: every growth of the cache finds it below.
+    await start({ PORTCACHE_MIRRORS: mirror.url, PORTCACHE_MIN_FREE: '99.99%' });
+    // Each commit is followed by a run that evicts what the cache holds (the floor stays out of reach).
+    expect((await fetchDistfile(url('first-1.tar.gz'))).status).toBe(200);
+    expect((await fetchDistfile(url('second-1.tar.gz'))).status).toBe(200);
+    const evicted = async () => {
+      const metrics = await (await request(`${portcache?.url}/metrics`)).body.text();
+      return Number(/portcache_evicted_files_total\{reason="free-space"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    };
+    for (const deadline = Date.now() + 5000; Date.now() < deadline && (await evicted()) < 2; )
+      await sleep(20);
+    expect(await evicted()).toBe(2);
+    expect(cached('first-1.tar.gz') || cached('second-1.tar.gz')).toBe(false);
+  });
+
   it('lets a client that is reading a file the janitor deletes read it to the end', async () => {
     const body = randomBytes(16 * MiB);
     const mirror = await upstream({ 'big-1.tar.gz': body });

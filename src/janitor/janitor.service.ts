@@ -42,6 +42,7 @@ export class JanitorScheduler implements OnApplicationBootstrap, OnApplicationSh
   private readonly unreferenced: PersistentTimes;
   private running: Promise<JanitorReport> | undefined;
   private lastFreeSpaceCheck = 0;
+  private grewDuringRun = false;
   /** The last run that was carried out (not a dry run). */
   lastReport: JanitorReport | undefined;
 
@@ -96,6 +97,8 @@ export class JanitorScheduler implements OnApplicationBootstrap, OnApplicationSh
   run(): Promise<JanitorReport> {
     this.running ??= this.execute().finally(() => {
       this.running = undefined;
+      // The cache grew during the run: look at free space again.
+      if (this.grewDuringRun) this.checkFreeSpace();
     });
     return this.running;
   }
@@ -202,16 +205,22 @@ export class JanitorScheduler implements OnApplicationBootstrap, OnApplicationSh
     }
   }
 
-  /** The cache grows: below the free-space floor, a run starts now instead of at its time. */
+  /**
+   * The cache grows: below the free-space floor, a run starts now instead of at its time. Checks
+   * come at most every FREE_SPACE_CHECK_MS while there is room, after every run while there is not.
+   */
   private checkFreeSpace(): void {
     const minFree = this.config.minFree;
     const now = Date.now();
+    this.grewDuringRun = this.running !== undefined;
     if (!minFree || this.running || now - this.lastFreeSpaceCheck < FREE_SPACE_CHECK_MS) return;
     this.lastFreeSpaceCheck = now;
     void this.disk().then((disk) => {
       if (!disk) return;
       const floor = 'bytes' in minFree ? minFree.bytes : minFree.fraction * disk.totalBytes;
-      if (disk.freeBytes < floor) void this.runQuietly('free space below the floor');
+      if (disk.freeBytes >= floor) return;
+      this.lastFreeSpaceCheck = 0;
+      void this.runQuietly('free space below the floor');
     });
   }
 
