@@ -11,6 +11,10 @@ const OPTIONAL = [
   'PORTCACHE_MAX_SIZE',
   'PORTCACHE_MIN_FREE',
   'PORTCACHE_MAX_AGE',
+  'PORTCACHE_LOG_FORMAT',
+  'PORTCACHE_HTTP_PROXY',
+  'PORTCACHE_HTTPS_PROXY',
+  'PORTCACHE_NO_PROXY',
 ];
 const readme = readFileSync('README.md', 'utf8');
 const example = readFileSync('.env.example', 'utf8');

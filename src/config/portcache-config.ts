@@ -58,12 +58,21 @@ export class PortcacheConfig {
   unreferencedMaxShare: number;
   /** How often the janitor runs: every so many ms, or at the times of a cron expression. */
   janitorSchedule: { everyMs: number } | { cron: string };
+  /** On SIGTERM, responses in progress get this long to finish before fills are ended. */
+  shutdownGraceMs: number;
+  /** Undefined: text on a terminal, JSON otherwise. */
+  logFormat: 'json' | 'text' | undefined;
+  /**
+   * Upstream proxies (HTTP requests, git sync): PORTCACHE_* when set ('none': no proxy), else
+   * HTTP_PROXY / HTTPS_PROXY / NO_PROXY of the environment (either case).
+   */
+  proxy: { http: string | undefined; https: string | undefined; noProxy: string | undefined };
 
   static fromEnv(raw: Record<string, string | undefined>): PortcacheConfig {
-    return PortcacheConfig.fromValidated(validateEnv(raw));
+    return PortcacheConfig.fromValidated(validateEnv(raw), raw);
   }
 
-  private static fromValidated(env: PortcacheEnv): PortcacheConfig {
+  private static fromValidated(env: PortcacheEnv, raw: Record<string, string | undefined>): PortcacheConfig {
     const config = new PortcacheConfig();
     config.host = env.PORTCACHE_HOST;
     config.port = Number(env.PORTCACHE_PORT);
@@ -95,6 +104,17 @@ export class PortcacheConfig {
         ? undefined
         : parseDuration(env.PORTCACHE_UNREFERENCED_GRACE);
     config.unreferencedMaxShare = parsePercent(env.PORTCACHE_UNREFERENCED_MAX_SHARE) as number;
+    config.shutdownGraceMs = parseDuration(env.PORTCACHE_SHUTDOWN_GRACE) as number;
+    config.logFormat = env.PORTCACHE_LOG_FORMAT as 'json' | 'text' | undefined;
+    const proxy = (own: string | undefined, name: string) => {
+      const value = own ?? raw[name] ?? raw[name.toLowerCase()];
+      return value === 'none' || value === '' ? undefined : value;
+    };
+    config.proxy = {
+      http: proxy(env.PORTCACHE_HTTP_PROXY, 'HTTP_PROXY'),
+      https: proxy(env.PORTCACHE_HTTPS_PROXY, 'HTTPS_PROXY'),
+      noProxy: env.PORTCACHE_NO_PROXY ?? raw.NO_PROXY ?? raw.no_proxy,
+    };
     const interval = env.PORTCACHE_JANITOR_INTERVAL;
     config.janitorSchedule = isCronExpression(interval)
       ? { cron: interval }

@@ -209,6 +209,35 @@ export class PortcacheEnv {
     'must be a duration of at least 1s, like 1h, or a cron expression like "0 */6 * * *"',
   )
   PORTCACHE_JANITOR_INTERVAL: string;
+
+  @IsDuration()
+  PORTCACHE_SHUTDOWN_GRACE: string;
+
+  @IsOptional()
+  @Check('isLogFormat', (v) => v === 'json' || v === 'text', 'must be json or text')
+  PORTCACHE_LOG_FORMAT?: string;
+
+  @IsOptional()
+  @Check(
+    'isProxyUrl',
+    (v) => v === 'none' || isHttpUrl(v),
+    'must be an http:// or https:// proxy URL, or none',
+  )
+  PORTCACHE_HTTP_PROXY?: string;
+
+  @IsOptional()
+  @Check(
+    'isHttpsProxyUrl',
+    (v) => v === 'none' || isHttpUrl(v),
+    'must be an http:// or https:// proxy URL, or none',
+  )
+  PORTCACHE_HTTPS_PROXY?: string;
+
+  @IsOptional()
+  @Matches(/\S/, {
+    message: 'must be host names, domains or addresses separated by commas or spaces, as in NO_PROXY',
+  })
+  PORTCACHE_NO_PROXY?: string;
 }
 
 export const DEFAULTS: Omit<
@@ -221,6 +250,10 @@ export const DEFAULTS: Omit<
   | 'PORTCACHE_MAX_SIZE'
   | 'PORTCACHE_MIN_FREE'
   | 'PORTCACHE_MAX_AGE'
+  | 'PORTCACHE_LOG_FORMAT'
+  | 'PORTCACHE_HTTP_PROXY'
+  | 'PORTCACHE_HTTPS_PROXY'
+  | 'PORTCACHE_NO_PROXY'
 > = {
   PORTCACHE_HOST: '::',
   PORTCACHE_PORT: '8080',
@@ -241,6 +274,7 @@ export const DEFAULTS: Omit<
   PORTCACHE_UNREFERENCED_GRACE: '30d',
   PORTCACHE_UNREFERENCED_MAX_SHARE: '10%',
   PORTCACHE_JANITOR_INTERVAL: '1h',
+  PORTCACHE_SHUTDOWN_GRACE: '30s',
 };
 
 export class ConfigError extends Error {}
