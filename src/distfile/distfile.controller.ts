@@ -13,7 +13,7 @@ import { PortcacheConfig } from '../config/portcache-config.js';
 import { DirectRange } from '../fills/direct-range.js';
 import { FillService } from '../fills/fill.service.js';
 import { RetryLater } from '../fills/fill-slots.js';
-import { Metrics } from '../metrics/metrics.service.js';
+import { type BodySource, type RequestResult, Traffic } from '../metrics/traffic.service.js';
 import { CacheVerifier } from '../verification/cache-verifier.service.js';
 import { DISTFILES, parseDistfilePath } from './distfile-path.js';
 import { ifRangeHolds, notModified, parseRange } from './http-range.js';
@@ -32,7 +32,6 @@ const LAYOUT_CONF_LENGTH = String(Buffer.byteLength(SERVED_LAYOUT_CONF));
 @Injectable()
 export class DistfileController implements OnModuleInit {
   private readonly logger = new Logger(DistfileController.name);
-  private readonly hits = this.metrics.requests.labels('hit');
   /** 64 KiB for small bodies; 1 MiB for big ones, at most 4 of those at a time. */
   private readonly buffers = new BufferPool(64 * 1024, 1024 * 1024, 4, 64);
 
@@ -41,7 +40,7 @@ export class DistfileController implements OnModuleInit {
     private readonly verifier: CacheVerifier,
     private readonly fills: FillService,
     private readonly directRange: DirectRange,
-    private readonly metrics: Metrics,
+    private readonly traffic: Traffic,
     private readonly config: PortcacheConfig,
     private readonly adapterHost: HttpAdapterHost,
     private readonly access: AccessTracker,
@@ -58,6 +57,7 @@ export class DistfileController implements OnModuleInit {
   }
 
   private handle(request: IncomingMessage, res: ServerResponse): void {
+    const exchange = this.track(request, res);
     try {
       if (request.method !== 'GET' && request.method !== 'HEAD') {
         res.writeHead(405, ['allow', 'GET, HEAD', 'content-length', '0']).end();
@@ -74,13 +74,46 @@ export class DistfileController implements OnModuleInit {
         res.end(request.method === 'HEAD' ? undefined : SERVED_LAYOUT_CONF);
         return;
       }
+      exchange.name = path.name;
       const cached = this.verifier.cachedFile(path.name);
-      if (cached) this.sendCached(cached, request, res);
+      if (cached) this.sendCached(cached, request, res, exchange);
       else if (request.method === 'HEAD') this.headMiss(path.name, res);
-      else this.miss(path.name, request, res).catch((error) => this.fail(request, res, error));
+      else this.miss(path.name, request, res, exchange).catch((error) => this.fail(request, res, error));
     } catch (error) {
       this.fail(request, res, error);
     }
+  }
+
+  /** What the request came to, told to Traffic once its response has ended or been cut. */
+  private track(request: IncomingMessage, res: ServerResponse): Exchange {
+    const started = performance.now();
+    const socket = res.socket;
+    const written = socket?.bytesWritten ?? 0;
+    const exchange: Exchange = {
+      id: this.traffic.nextId(),
+      result: undefined,
+      source: 'none',
+      name: undefined,
+    };
+    res.once('close', () => {
+      const status = res.statusCode;
+      const url = request.url ?? '';
+      const query = url.indexOf('?');
+      this.traffic.record({
+        id: exchange.id,
+        method: request.method ?? '',
+        path: query < 0 ? url : url.slice(0, query),
+        name: exchange.name,
+        status,
+        bytes: (socket?.bytesWritten ?? written) - written,
+        durationMs: performance.now() - started,
+        result: exchange.result ?? (status === 404 ? 'not_found' : status >= 500 ? 'error' : 'refused'),
+        source: exchange.source,
+        client: socket?.remoteAddress ?? '',
+        completed: res.writableFinished,
+      });
+    });
+    return exchange;
   }
 
   private fail(request: IncomingMessage, res: ServerResponse, error: unknown): void {
@@ -91,8 +124,14 @@ export class DistfileController implements OnModuleInit {
   }
 
   /** A hit: 304, 416, 206 or 200, headers only for HEAD; the body from the cached open file. */
-  private sendCached(file: CachedFile, request: IncomingMessage, res: ServerResponse): void {
-    this.hits.inc();
+  private sendCached(
+    file: CachedFile,
+    request: IncomingMessage,
+    res: ServerResponse,
+    exchange: Exchange,
+  ): void {
+    exchange.result ??= 'hit';
+    exchange.source = 'cache';
     this.access.touch(file.name);
     const headers = request.headers;
     const fields = ['accept-ranges', 'bytes', 'last-modified', file.lastModified, 'etag', file.etag];
@@ -126,21 +165,28 @@ export class DistfileController implements OnModuleInit {
   }
 
   /** A GET of a file not cached: joins (or starts) its fill; no client waits past the stall timeout for a source. */
-  private async miss(name: string, request: IncomingMessage, res: ServerResponse): Promise<void> {
-    this.metrics.requests.inc({ result: 'miss' });
+  private async miss(
+    name: string,
+    request: IncomingMessage,
+    res: ServerResponse,
+    exchange: Exchange,
+  ): Promise<void> {
+    exchange.result = this.fills.isFilling(name) ? 'joined' : 'miss';
     const partial = await withDeadline(this.fills.join(name), this.config.stallTimeoutMs, name);
     // A file without bytes has no last byte to hold back: its answer waits for the verdict.
     if (partial.expectedSize === 0) await settled(partial);
     const committed = partial.status === 'committed' ? this.verifier.cachedFile(name) : undefined;
-    if (committed) return this.sendCached(committed, request, res);
+    if (committed) return this.sendCached(committed, request, res, exchange);
     if (partial.status === 'failed') throw partial.failure ?? new Error(`${name}: the fill failed`);
-    await this.sendPartial(partial, request, res);
+    exchange.source = 'fill';
+    await this.sendPartial(partial, request, res, exchange);
   }
 
   private async sendPartial(
     partial: PartialFile,
     request: IncomingMessage,
     res: ServerResponse,
+    exchange: Exchange,
   ): Promise<void> {
     const size = partial.expectedSize;
     const fields = partial.lastModified ? ['last-modified', partial.lastModified.toUTCString()] : [];
@@ -171,6 +217,7 @@ export class DistfileController implements OnModuleInit {
     if (range && end === size - 1 && this.farAhead(partial, start)) {
       const direct = await this.directRange.fetch(partial, start);
       if (direct) {
+        exchange.source = 'upstream';
         pipeline(direct, res.writeHead(status, fields), () => undefined);
         return;
       }
@@ -192,6 +239,14 @@ export class DistfileController implements OnModuleInit {
     const fields = ['accept-ranges', 'bytes'];
     res.writeHead(lengthFields(fields, undefined, size), fields).end();
   }
+}
+
+/** One request's bookkeeping while it is answered. */
+interface Exchange {
+  readonly id: string;
+  result: RequestResult | undefined;
+  source: BodySource;
+  name: string | undefined;
 }
 
 /** No client waits for a source longer than the stall timeout: it gets a 503 and comes back. */

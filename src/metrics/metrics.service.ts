@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Traffic } from './traffic.service.js';
 
 /** Every portcache metric, on a Registry of its own (one per app instance, none global). */
 @Injectable()
@@ -101,7 +102,10 @@ export class Metrics {
     this.upstreamBytes.inc({ mirror: isMirror ? new URL(key).host : 'src_uri' }, bytes);
   }
 
-  constructor() {
+  constructor(traffic: Traffic) {
     collectDefaultMetrics({ register: this.registry, prefix: 'portcache_' });
+    traffic.onRequest((request) => {
+      if (request.name !== undefined) this.requests.inc({ result: request.result });
+    });
   }
 }
