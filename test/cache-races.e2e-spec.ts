@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -19,7 +18,8 @@ import {
   slowBody,
   until,
 } from './support/strict-http.js';
-import { sleep, UpstreamServer } from './support/upstream-server.js';
+import { TestBed } from './support/test-bed.js';
+import { sleep } from './support/upstream-server.js';
 
 const MiB = 1024 * 1024;
 const TOKEN = 'cache-races-test-token-0123456789';
@@ -31,27 +31,15 @@ interface Explained {
 
 describe('cache races: imports against fills, commits against hits, metadata against the bytes on disk', () => {
   let portcache: RunningPortcache | undefined;
-  const servers: UpstreamServer[] = [];
-  const dirs: string[] = [];
+  const bed = new TestBed('portcache-races-');
 
   afterEach(async () => {
     await portcache?.close();
     portcache = undefined;
-    await Promise.all(servers.splice(0).map((server) => server.close()));
-    await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+    await bed.close();
   });
 
-  async function upstream() {
-    const server = await UpstreamServer.start('hashed');
-    servers.push(server);
-    return server;
-  }
-
-  async function tempDir() {
-    const dir = await mkdtemp(join(tmpdir(), 'portcache-races-'));
-    dirs.push(dir);
-    return dir;
-  }
+  const upstream = () => bed.upstream('hashed');
 
   async function start(env: Record<string, string>, cacheDir?: string) {
     portcache = await startPortcache(
@@ -96,7 +84,7 @@ describe('cache races: imports against fills, commits against hits, metadata aga
       const name = 'uploading-1.0.tar.gz';
       // The mirror has the file: a GET that does not know about the upload would fetch it there.
       const mirror = (await upstream()).add(name, body);
-      const repo = await writeRepo(join(await tempDir(), 'gentoo'), {
+      const repo = await writeRepo(join(await bed.tempDir(), 'gentoo'), {
         name: 'gentoo',
         entries: { 'app-misc/uploading-1.0': `EAPI=8\nSRC_URI=mirror://gentoo/${name}\n` },
         manifests: { 'app-misc/uploading': distLine(name, body) },
@@ -152,7 +140,7 @@ describe('cache races: imports against fills, commits against hits, metadata aga
       ];
       const mirror = (await upstream()).add(name, versions[0]);
       // Known to no Manifest: any bytes may be imported over it.
-      const repo = await writeRepo(join(await tempDir(), 'gentoo'), { name: 'gentoo' });
+      const repo = await writeRepo(join(await bed.tempDir(), 'gentoo'), { name: 'gentoo' });
       await start({ PORTCACHE_MIRRORS: mirror.url, PORTCACHE_REPOS: repo });
       const first = await fetchOutcome(url(name), { label: 'fill v0' });
       expect(first.body.equals(versions[0])).toBe(true);
@@ -244,9 +232,9 @@ describe('cache races: imports against fills, commits against hits, metadata aga
       const committed = randomBytes(MiB);
       const byHand = randomBytes(MiB);
       const mirror = (await upstream()).add(name, committed);
-      const repo = await writeRepo(join(await tempDir(), 'gentoo'), { name: 'gentoo' });
+      const repo = await writeRepo(join(await bed.tempDir(), 'gentoo'), { name: 'gentoo' });
       const env = { PORTCACHE_MIRRORS: mirror.url, PORTCACHE_REPOS: repo };
-      const cacheDir = await tempDir();
+      const cacheDir = await bed.tempDir();
 
       const running = await start(env, cacheDir);
       const filled = await fetchOutcome(url(name), { label: 'fill' });
@@ -282,13 +270,13 @@ describe('cache races: imports against fills, commits against hits, metadata aga
       const truth = randomBytes(MiB);
       const byHand = randomBytes(MiB);
       const mirror = (await upstream()).add(name, truth);
-      const repo = await writeRepo(join(await tempDir(), 'gentoo'), {
+      const repo = await writeRepo(join(await bed.tempDir(), 'gentoo'), {
         name: 'gentoo',
         entries: { 'app-misc/swapped-1.0': `EAPI=8\nSRC_URI=mirror://gentoo/${name}\n` },
         manifests: { 'app-misc/swapped': distLine(name, truth) },
       });
       const env = { PORTCACHE_MIRRORS: mirror.url, PORTCACHE_REPOS: repo };
-      const cacheDir = await tempDir();
+      const cacheDir = await bed.tempDir();
 
       const running = await start(env, cacheDir);
       expect((await fetchOutcome(url(name), { label: 'fill' })).body.equals(truth)).toBe(true);

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -21,6 +20,7 @@ import {
   type Outcome,
   until,
 } from './support/strict-http.js';
+import { TestBed } from './support/test-bed.js';
 import { sleep, UpstreamServer } from './support/upstream-server.js';
 
 const MiB = 1024 * 1024;
@@ -34,27 +34,15 @@ interface Explained {
 
 describe('fills: who is blamed, empty files, and what an unexpected error leaves behind', () => {
   let portcache: RunningPortcache | undefined;
-  const servers: UpstreamServer[] = [];
-  const dirs: string[] = [];
+  const bed = new TestBed('portcache-blame-');
 
   afterEach(async () => {
     await portcache?.close();
     portcache = undefined;
-    await Promise.all(servers.splice(0).map((server) => server.close()));
-    await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+    await bed.close();
   });
 
-  async function upstream(layout: 'hashed' | 'flat') {
-    const server = await UpstreamServer.start(layout);
-    servers.push(server);
-    return server;
-  }
-
-  async function tempDir() {
-    const dir = await mkdtemp(join(tmpdir(), 'portcache-blame-'));
-    dirs.push(dir);
-    return dir;
-  }
+  const upstream = (layout: 'hashed' | 'flat' = 'hashed') => bed.upstream(layout);
 
   async function start(env: Record<string, string>) {
     portcache = await startPortcache({
@@ -116,7 +104,7 @@ describe('fills: who is blamed, empty files, and what an unexpected error leaves
       });
       const healthy = [await upstream('hashed'), await upstream('hashed')];
       for (const mirror of healthy) mirror.add(name, truth);
-      const repo = await writeRepo(join(await tempDir(), 'gentoo'), {
+      const repo = await writeRepo(join(await bed.tempDir(), 'gentoo'), {
         name: 'gentoo',
         entries: { 'app-misc/overrun-mirror-1.0': `EAPI=8\nSRC_URI=mirror://gentoo/${name}\n` },
         manifests: { 'app-misc/overrun-mirror': distLine(name, truth) },
@@ -153,7 +141,7 @@ describe('fills: who is blamed, empty files, and what an unexpected error leaves
       });
       const honest = (await upstream('flat')).add(name, truth);
       const mirror = await upstream('hashed');
-      const repo = await writeRepo(join(await tempDir(), 'overlay'), {
+      const repo = await writeRepo(join(await bed.tempDir(), 'overlay'), {
         name: 'overlay',
         entries: {
           'app-misc/overrun-host-1.0': `EAPI=8\nSRC_URI=${overrun.url}/distfiles/${name} ${honest.url}/distfiles/${name}\n`,
@@ -189,7 +177,7 @@ describe('fills: who is blamed, empty files, and what an unexpected error leaves
       const other = Buffer.concat([randomBytes(cut), truth.subarray(cut)]);
       const a = (await upstream('hashed')).add(name, other, { resetAfter: cut });
       const b = (await upstream('hashed')).add(name, truth);
-      const repo = await writeRepo(join(await tempDir(), 'gentoo'), {
+      const repo = await writeRepo(join(await bed.tempDir(), 'gentoo'), {
         name: 'gentoo',
         entries: { 'app-misc/short-wrong-1.0': `EAPI=8\nSRC_URI=mirror://gentoo/${name}\n` },
         manifests: { 'app-misc/short-wrong': distLine(name, truth) },
@@ -253,7 +241,7 @@ describe('fills: who is blamed, empty files, and what an unexpected error leaves
     it('known to a Manifest (digests of the empty string): the miss is 200 with Content-Length 0, then a hit', async () => {
       const name = 'empty-known-1.0.tar.gz';
       const mirror = (await upstream('hashed')).add(name, EMPTY);
-      const repo = await writeRepo(join(await tempDir(), 'gentoo'), {
+      const repo = await writeRepo(join(await bed.tempDir(), 'gentoo'), {
         name: 'gentoo',
         entries: { 'app-misc/empty-known-1.0': `EAPI=8\nSRC_URI=mirror://gentoo/${name}\n` },
         manifests: { 'app-misc/empty-known': emptyDist(name) },
@@ -266,7 +254,7 @@ describe('fills: who is blamed, empty files, and what an unexpected error leaves
     it('unknown to every Manifest: the miss is 200 with Content-Length 0, then a hit', async () => {
       const name = 'empty-unknown-1.0.tar.gz';
       const mirror = (await upstream('hashed')).add(name, EMPTY);
-      const repo = await writeRepo(join(await tempDir(), 'gentoo'), { name: 'gentoo' });
+      const repo = await writeRepo(join(await bed.tempDir(), 'gentoo'), { name: 'gentoo' });
       await start({ PORTCACHE_MIRRORS: mirror.url, PORTCACHE_REPOS: repo });
       expect((await explain(name)).index.known).toBe(false);
       await expectEmptyFileServedThenCached(mirror, name);
@@ -279,7 +267,7 @@ describe('fills: who is blamed, empty files, and what an unexpected error leaves
       const name = 'orphaned-1.0.tar.gz';
       const mirror = (await upstream('hashed')).add(name, truth, { resetAfter: MiB });
       const malformed = `http://127.0.0.1:99999/distfiles/${name}`;
-      const root = await tempDir();
+      const root = await bed.tempDir();
       const gentoo = await writeRepo(join(root, 'gentoo'), {
         name: 'gentoo',
         entries: { 'app-misc/orphaned-1.0': `EAPI=8\nSRC_URI=mirror://gentoo/${name}\n` },

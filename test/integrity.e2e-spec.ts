@@ -20,7 +20,8 @@ import {
   type Outcome,
   until,
 } from './support/strict-http.js';
-import { sleep, UpstreamServer } from './support/upstream-server.js';
+import { TestBed } from './support/test-bed.js';
+import { sleep } from './support/upstream-server.js';
 
 const MiB = 1024 * 1024;
 const TOKEN = 'integrity-test-token-0123456789';
@@ -49,27 +50,15 @@ function cleanWrong(outcomes: Outcome[], truth: Buffer): string[] {
 
 describe('integrity against a mirror that serves the right size with wrong bytes', () => {
   let portcache: RunningPortcache | undefined;
-  const servers: UpstreamServer[] = [];
-  const dirs: string[] = [];
+  const bed = new TestBed('portcache-integrity-');
 
   afterEach(async () => {
     await portcache?.close();
     portcache = undefined;
-    await Promise.all(servers.splice(0).map((server) => server.close()));
-    await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+    await bed.close();
   });
 
-  async function upstream(layout: 'hashed' | 'flat') {
-    const server = await UpstreamServer.start(layout);
-    servers.push(server);
-    return server;
-  }
-
-  async function tempDir() {
-    const dir = await mkdtemp(join(tmpdir(), 'portcache-integrity-'));
-    dirs.push(dir);
-    return dir;
-  }
+  const upstream = (layout: 'hashed' | 'flat' = 'hashed') => bed.upstream(layout);
 
   const api = (path: string) => `${portcache?.url}/api/v1/${path}`;
   const explain = (name: string) => getJson<Explained>(api(`distfiles/${name}`));
@@ -93,7 +82,7 @@ describe('integrity against a mirror that serves the right size with wrong bytes
     const name = 'lied-about-1.0.tar.gz';
     const liar = (await upstream('hashed')).add(name, lie, { rate: LIAR_RATE });
     const honest = (await upstream('flat')).add(name, truth, { rate: 8_000_000 });
-    const repo = await writeRepo(join(await tempDir(), 'gentoo'), {
+    const repo = await writeRepo(join(await bed.tempDir(), 'gentoo'), {
       name: 'gentoo',
       entries: { 'app-misc/lied-about-1.0': `EAPI=8\nSRC_URI=${honest.url}/distfiles/${name}\n` },
       manifests: { 'app-misc/lied-about': distLine(name, truth) },
@@ -198,7 +187,7 @@ describe('integrity against a mirror that serves the right size with wrong bytes
         liar.add(name, lie, { rate: 3_000_000 });
         honest.add(name, truth);
       }
-      const small = await writeRepo(join(await tempDir(), 'gentoo'), {
+      const small = await writeRepo(join(await bed.tempDir(), 'gentoo'), {
         name: 'gentoo',
         entries: Object.fromEntries(
           files.map(({ name }, i) => [

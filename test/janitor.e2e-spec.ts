@@ -1,8 +1,7 @@
 import { type ChildProcess, execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
@@ -14,7 +13,8 @@ import { writeRepo } from '../src/repository/testing/fixture-repos.js';
 import { fetchDistfile } from './support/http-client.js';
 import { type RunningPortcache, startPortcache } from './support/portcache.js';
 import { spawnServer } from './support/spawn-server.js';
-import { sleep, UpstreamServer } from './support/upstream-server.js';
+import { TestBed } from './support/test-bed.js';
+import { sleep } from './support/upstream-server.js';
 import { waitForCommit } from './support/wait.js';
 
 const TOKEN = 'janitor-test-token-0123456789';
@@ -27,29 +27,20 @@ const distLine = (name: string, body: Buffer) =>
 
 describe('JanitorScheduler', () => {
   let portcache: RunningPortcache | undefined;
-  const servers: UpstreamServer[] = [];
-  const dirs: string[] = [];
+  const bed = new TestBed('portcache-janitor-');
   const children: ChildProcess[] = [];
 
   afterEach(async () => {
     for (const child of children.splice(0)) child.kill('SIGKILL');
     await portcache?.close();
     portcache = undefined;
-    await Promise.all(servers.splice(0).map((server) => server.close()));
-    await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+    await bed.close();
   });
 
-  async function upstream(files: Record<string, Buffer>, layout: 'hashed' | 'flat' = 'hashed') {
-    const server = await UpstreamServer.start(layout);
+  async function upstream(files: Record<string, Buffer>) {
+    const server = await bed.upstream('hashed');
     for (const [name, body] of Object.entries(files)) server.add(name, body);
-    servers.push(server);
     return server;
-  }
-
-  async function tempDir() {
-    const dir = await mkdtemp(join(tmpdir(), 'portcache-janitor-'));
-    dirs.push(dir);
-    return dir;
   }
 
   async function start(env: Record<string, string>) {
@@ -172,7 +163,7 @@ describe('JanitorScheduler', () => {
       'huge-1.tar.gz': randomBytes(600_000),
     };
     const mirror = await upstream(files);
-    const repo = await writeRepo(join(await tempDir(), 'gentoo'), {
+    const repo = await writeRepo(join(await bed.tempDir(), 'gentoo'), {
       name: 'gentoo',
       entries: { 'app-misc/known-1': 'EAPI=8\nSRC_URI=mirror://gentoo/known-1.tar.gz\n' },
       manifests: { 'app-misc/known': distLine('known-1.tar.gz', known) },
@@ -210,8 +201,7 @@ describe('JanitorScheduler', () => {
 
   it('never overlaps runs, and sweeps temporary files of no running fill but not a running fill', async () => {
     const body = randomBytes(2 * MiB);
-    const mirror = await UpstreamServer.start('hashed');
-    servers.push(mirror);
+    const mirror = await bed.upstream('hashed');
     mirror.add('slow-1.tar.gz', body, { rate: 1_000_000 });
     await start({ PORTCACHE_MIRRORS: mirror.url });
     const stray = join(portcache?.cacheDir ?? '', '.portcache', 'tmp', 'deadbeef.part');
@@ -232,7 +222,7 @@ describe('JanitorScheduler', () => {
   });
 
   it('picks up after a run killed half-way: the next run simply works', { timeout: 60_000 }, async () => {
-    const cacheDir = await tempDir();
+    const cacheDir = await bed.tempDir();
     const names = Array.from({ length: 3000 }, (_, i) => `hand-${i}.tar.gz`);
     for (const name of names) {
       await mkdir(join(cacheDir, blake2bPrefix(name)), { recursive: true });
