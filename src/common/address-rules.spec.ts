@@ -343,6 +343,15 @@ describe('AddressRules', () => {
     expect(rules.allowsAnswer('trusted.example', '192.168.7.1')).toBe(true);
   });
 
+  it('refuses a name sent through a proxy when any address it resolves to is refused: the proxy picks one', () => {
+    expect(rules.proxiedAnswerRefusal('mixed.example', ['8.8.8.8', '10.0.0.1'])).toBe(
+      'mixed.example resolves to 10.0.0.1, a private address, which the proxy could connect to (PORTCACHE_TRUSTED_NETS)',
+    );
+    expect(rules.proxiedAnswerRefusal('public.example', ['8.8.8.8', '2a00:1450::1'])).toBeUndefined();
+    expect(rules.proxiedAnswerRefusal('trusted.example', ['192.168.7.1', '8.8.8.8'])).toBeUndefined();
+    expect(rules.proxiedAnswerRefusal('Mirror.LAN', ['192.168.1.1'])).toBeUndefined();
+  });
+
   it('takes no trusted networks and refuses every non-public address then', () => {
     const strict = new AddressRules(['https://distfiles.gentoo.org'], []);
     expect(strict.addressRefusal('127.0.0.1')).toMatch(/loopback/);

@@ -235,6 +235,21 @@ export class AddressRules {
     return `${hostname} resolves only to ${list.join('; ')} (PORTCACHE_TRUSTED_NETS)`;
   }
 
+  /**
+   * Why a request to `hostname` through a proxy is refused, given what the name resolves to
+   * here: the proxy picks an address itself, so one refused address is enough.
+   */
+  proxiedAnswerRefusal(hostname: string, addresses: readonly string[]): string | undefined {
+    if (this.isMirrorHost(hostname)) return undefined;
+    for (const address of addresses) {
+      const kind = this.refusedKind(address);
+      if (kind) {
+        return `${hostname} resolves to ${address}, ${describeKind(kind)}, which the proxy could connect to (PORTCACHE_TRUSTED_NETS)`;
+      }
+    }
+    return undefined;
+  }
+
   /** Whether this one address of `hostname`'s DNS answer may be connected to. */
   allowsAnswer(hostname: string, address: string): boolean {
     return this.isMirrorHost(hostname) || !this.refusedKind(address);

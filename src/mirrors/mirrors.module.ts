@@ -4,6 +4,7 @@ import { PortcacheConfig } from '../config/portcache-config.js';
 import { MirrorBalancer } from './mirror-balancer.service.js';
 import { MirrorLayouts } from './mirror-layouts.service.js';
 import { createUpstreamDispatcher, UPSTREAM_DISPATCHER, UpstreamClient } from './upstream-client.service.js';
+import { ProxyRoutes } from './upstream-proxy.js';
 
 @Module({
   exports: [MirrorBalancer, MirrorLayouts, UpstreamClient],
@@ -17,8 +18,13 @@ import { createUpstreamDispatcher, UPSTREAM_DISPATCHER, UpstreamClient } from '.
       useFactory: (config: PortcacheConfig) => new AddressRules(config.mirrors, config.trustedNets),
     },
     {
+      provide: ProxyRoutes,
+      inject: [PortcacheConfig],
+      useFactory: (config: PortcacheConfig) => new ProxyRoutes(config.proxy),
+    },
+    {
       provide: UPSTREAM_DISPATCHER,
-      inject: [PortcacheConfig, AddressRules],
+      inject: [PortcacheConfig, AddressRules, ProxyRoutes],
       useFactory: createUpstreamDispatcher,
     },
   ],

@@ -1,14 +1,18 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { lookup as dnsLookupAsync } from 'node:dns/promises';
 import { isIP, type LookupFunction } from 'node:net';
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { Agent, buildConnector, type Dispatcher, request } from 'undici';
 import { AddressRules, redirectTarget } from '../common/address-rules.js';
 import { PortcacheConfig } from '../config/portcache-config.js';
+import { createProxyAgent, ProxyRouter } from './proxy-dispatcher.js';
+import { ProxyRoutes, redactProxy } from './upstream-proxy.js';
 
 export const UPSTREAM_DISPATCHER = Symbol('UPSTREAM_DISPATCHER');
 
 const USER_AGENT = 'portcache/0.1 (Gentoo distfiles cache)';
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const KEEP_ALIVE_MS = 30_000;
 
 /** An upstream URL, redirect or address portcache will not use; the message says why. */
 export class UpstreamRefused extends Error {
@@ -20,13 +24,40 @@ export class UpstreamRefused extends Error {
 }
 
 /**
- * The undici Agent for every upstream request. Addresses are judged where the socket is
- * opened, on the address actually connected to: an IP-literal host in the connector, a host
- * name in its DNS lookup. So a name that resolves to a private address, or resolves again
- * to one after a check (DNS rebinding), cannot be reached. No redirect interceptor:
+ * The undici dispatcher for every upstream request. Direct connections are judged where the
+ * socket is opened, on the address actually connected to: an IP-literal host in the connector,
+ * a host name in its DNS lookup. So a name that resolves to a private address, or resolves
+ * again to one after a check (DNS rebinding), cannot be reached. No redirect interceptor:
  * UpstreamClient.get follows redirects itself, one checked hop at a time.
+ *
+ * With a proxy (config.proxy), requests ProxyRoutes sends to it go through a ProxyAgent, and
+ * the socket is opened to the proxy: UpstreamClient judges those targets before the request.
  */
-export function createUpstreamDispatcher(config: PortcacheConfig, rules: AddressRules): Dispatcher {
+export function createUpstreamDispatcher(
+  config: PortcacheConfig,
+  rules: AddressRules,
+  routes: ProxyRoutes,
+): Dispatcher {
+  const direct = createDirectDispatcher(config, rules);
+  if (!routes.enabled) return direct;
+  const timeouts = {
+    connectTimeoutMs: config.connectTimeoutMs,
+    stallTimeoutMs: config.stallTimeoutMs,
+    keepAliveTimeoutMs: KEEP_ALIVE_MS,
+  };
+  const proxied = new Map<string, Dispatcher>();
+  for (const proxy of [routes.http, routes.https]) {
+    if (proxy && !proxied.has(proxy.href)) proxied.set(proxy.href, createProxyAgent(proxy, timeouts));
+  }
+  const shown = (proxy: URL | undefined) => (proxy ? redactProxy(proxy.href) : 'none');
+  new Logger(UpstreamClient.name).log(
+    `upstream proxies: http ${shown(routes.http)}, https ${shown(routes.https)}, no proxy for ${config.proxy.noProxy?.trim() || '(NO_PROXY unset)'}`,
+  );
+  return new ProxyRouter(routes, direct, proxied);
+}
+
+/** The Agent for connections portcache opens itself, to the upstream host. */
+function createDirectDispatcher(config: PortcacheConfig, rules: AddressRules): Dispatcher {
   const connector = buildConnector({ timeout: config.connectTimeoutMs, lookup: guardedLookup(rules) });
   return new Agent({
     connect: (options, callback) => {
@@ -39,7 +70,7 @@ export function createUpstreamDispatcher(config: PortcacheConfig, rules: Address
     },
     headersTimeout: config.stallTimeoutMs,
     bodyTimeout: config.stallTimeoutMs,
-    keepAliveTimeout: 30_000,
+    keepAliveTimeout: KEEP_ALIVE_MS,
   });
 }
 
@@ -79,6 +110,8 @@ export class UpstreamClient implements OnModuleDestroy {
   constructor(
     @Inject(UPSTREAM_DISPATCHER) private readonly dispatcher: Dispatcher,
     private readonly rules: AddressRules,
+    private readonly config: PortcacheConfig,
+    private readonly routes: ProxyRoutes,
   ) {}
 
   /**
@@ -113,6 +146,7 @@ export class UpstreamClient implements OnModuleDestroy {
     const refusal = this.rules.urlRefusal(target);
     try {
       if (refusal) throw new UpstreamRefused(refusal);
+      if (this.routes.proxyFor(target)) await this.judgeProxiedHost(target, signal);
       const response = await request(target, { dispatcher: this.dispatcher, method: 'GET', headers, signal });
       return { statusCode: response.statusCode, headers: response.headers, body: response.body };
     } catch (error) {
@@ -124,8 +158,49 @@ export class UpstreamClient implements OnModuleDestroy {
     }
   }
 
+  /**
+   * The proxy resolves a host name itself, out of the connector's reach: judge what the name
+   * resolves to here first. Left to the proxy: a name resolving differently there (later, or on
+   * its own DNS), and a name this host cannot resolve at all, which is common where only the
+   * proxy reaches outside DNS; what those reach is the proxy's policy. Mirror hosts and IP
+   * literals are judged already (urlRefusal).
+   */
+  private async judgeProxiedHost(target: URL, signal: AbortSignal | undefined): Promise<void> {
+    const host = target.hostname;
+    if (this.rules.isMirrorHost(host) || host.startsWith('[') || isIP(host)) return;
+    const addresses = await resolveHere(host, this.config.connectTimeoutMs, signal);
+    const refusal = addresses && this.rules.proxiedAnswerRefusal(host, addresses);
+    if (refusal) throw new UpstreamRefused(refusal);
+  }
+
   async onModuleDestroy(): Promise<void> {
     await this.dispatcher.destroy();
+  }
+}
+
+/** The addresses `host` resolves to here; undefined when it does not resolve within `timeoutMs`. */
+async function resolveHere(
+  host: string,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<string[] | undefined> {
+  signal?.throwIfAborted();
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const stop = new Promise<undefined>((resolve, reject) => {
+    timer = setTimeout(() => resolve(undefined), timeoutMs);
+    onAbort = () => reject(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  const lookup = dnsLookupAsync(host, { all: true }).then(
+    (answer) => answer.map(({ address }) => address),
+    () => undefined,
+  );
+  try {
+    return await Promise.race([lookup, stop]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
 }
 

@@ -23,6 +23,11 @@ export interface RepositorySyncOptions {
   logger: SyncLogger;
   /** Per git command; default 10 min. */
   timeoutMs?: number;
+  /**
+   * Proxies as in config.proxy. Given, git sees exactly these, not the proxy variables of
+   * portcache's own environment (PORTCACHE_HTTP_PROXY=none must hold for git too).
+   */
+  proxy?: { http: string | undefined; https: string | undefined; noProxy: string | undefined };
 }
 
 /** Where the fetched remote HEAD is kept in `<dataDir>/git/<name>.git` (a ref, so gc keeps its objects). */
@@ -42,12 +47,14 @@ export class RepositorySync {
   private readonly dataDir: string;
   private readonly logger: SyncLogger;
   private readonly timeoutMs: number;
+  private readonly proxy: RepositorySyncOptions['proxy'];
   private running: Promise<string[]> | undefined;
 
   constructor(options: RepositorySyncOptions) {
     this.dataDir = resolve(options.dataDir);
     this.logger = options.logger;
     this.timeoutMs = options.timeoutMs ?? 10 * 60_000;
+    this.proxy = options.proxy;
     const used = new Set<string>();
     this.repositories = options.urls.map((url) => {
       if (url.trim() === '') throw new Error('PORTCACHE_SYNC_REPOS contains an empty URL');
@@ -166,7 +173,7 @@ export class RepositorySync {
     try {
       const { stdout } = await execFileAsync('git', [...dirArgs, '-c', 'credential.helper=', ...args], {
         encoding: 'utf8',
-        env: { ...process.env, GIT_TERMINAL_PROMPT: '0', ...env },
+        env: { ...withProxies(process.env, this.proxy), GIT_TERMINAL_PROMPT: '0', ...env },
         timeout: this.timeoutMs,
       });
       return stdout;
@@ -176,6 +183,25 @@ export class RepositorySync {
       throw new Error(gitReason(stderr) ?? (error as Error).message);
     }
   }
+}
+
+const PROXY_VARIABLES = ['http', 'https', 'all', 'no'].flatMap((scheme) => [
+  `${scheme}_proxy`,
+  `${scheme.toUpperCase()}_PROXY`,
+]);
+
+/**
+ * `env` with the proxy variables curl (and so git) reads replaced by `proxy`; unchanged without
+ * it. A `http.proxy` in git's own configuration still overrides these, as git documents.
+ */
+function withProxies(env: NodeJS.ProcessEnv, proxy: RepositorySyncOptions['proxy']): NodeJS.ProcessEnv {
+  if (!proxy) return env;
+  const result = { ...env };
+  for (const name of PROXY_VARIABLES) delete result[name];
+  if (proxy.http) result.http_proxy = proxy.http;
+  if (proxy.https) result.https_proxy = proxy.https;
+  if (proxy.noProxy) result.no_proxy = proxy.noProxy;
+  return result;
 }
 
 /** Last URL path segment without `.git`, reduced to a safe directory name. */

@@ -20,6 +20,7 @@ import { REPOSITORY_PATHS, SrcUriResolver } from './src-uri-resolver.service.js'
         new RepositorySync({
           dataDir: config.dataDir,
           urls: config.syncRepos,
+          proxy: config.proxy,
           logger: new Logger(RepositorySync.name),
         }),
     },
