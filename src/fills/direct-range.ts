@@ -4,7 +4,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { CacheStore } from '../cache/cache-store.service.js';
 import { hashFileRange, readByte } from '../cache/file-ranges.js';
 import type { PartialFile } from '../cache/partial-file.js';
-import { Metrics } from '../metrics/metrics.service.js';
+import { Metrics, type UpstreamRequestMetrics } from '../metrics/metrics.service.js';
 import { MirrorBalancer, type MirrorLease } from '../mirrors/mirror-balancer.service.js';
 import { MirrorLayouts } from '../mirrors/mirror-layouts.service.js';
 import {
@@ -50,17 +50,22 @@ export class DirectRange {
       lease?.release();
       return undefined;
     }
+    let measured: UpstreamRequestMetrics | undefined;
     try {
       const url = host ? host.url : await this.layouts.urlOf(lease.mirror, name);
+      measured = this.metrics.upstreamRequest(lease.mirror, !host);
       const response = await this.upstream.get(url, { from });
+      measured.responded();
       const range = parseContentRange(headerValue(response.headers, 'content-range'));
       if (response.statusCode !== 206 || range?.start !== from || range.total !== size) {
         await response.body.dump().catch(() => undefined);
+        measured.ended();
         lease.release();
         return undefined;
       }
-      return this.relay(partial, from, size, response, lease, !host);
+      return this.relay(partial, from, size, response, lease, !host, measured);
     } catch (error) {
+      measured?.ended(true);
       this.balancer.recordFailure(lease.mirror, describeUpstreamError(error));
       lease.release();
       return undefined;
@@ -75,6 +80,7 @@ export class DirectRange {
     response: UpstreamResponse,
     lease: MirrorLease,
     mirror: boolean,
+    measured: UpstreamRequestMetrics,
   ): Readable {
     const checked = partial.holdBackLastByte;
     const lastAt = checked ? size - from - 1 : Number.POSITIVE_INFINITY;
@@ -94,6 +100,7 @@ export class DirectRange {
       if (!out.push(piece)) response.body.pause();
     });
     response.body.on('end', () => {
+      measured.ended(received !== size - from);
       if (!hash) return void out.push(null);
       if (received !== size - from)
         return void out.destroy(new Error(`${partial.name}: ranged body ended early`));
@@ -109,8 +116,13 @@ export class DirectRange {
         (error: Error) => out.destroy(error),
       );
     });
-    response.body.on('error', (error) => out.destroy(error));
+    response.body.on('error', (error) => {
+      measured.ended(true);
+      out.destroy(error);
+    });
     out.on('close', () => {
+      // The client left first: not the upstream's failure.
+      measured.ended();
       response.body.destroy();
       lease.release();
     });

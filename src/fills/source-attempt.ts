@@ -3,7 +3,7 @@ import { CacheStore } from '../cache/cache-store.service.js';
 import { DigestAccumulator } from '../cache/digests.js';
 import type { PartialFile } from '../cache/partial-file.js';
 import { PortcacheConfig } from '../config/portcache-config.js';
-import { Metrics } from '../metrics/metrics.service.js';
+import { Metrics, type UpstreamRequestMetrics } from '../metrics/metrics.service.js';
 import { MirrorBalancer } from '../mirrors/mirror-balancer.service.js';
 import {
   describeUpstreamError,
@@ -53,16 +53,20 @@ export class SourceAttempt {
     const partial = fill.partial;
     const offset = partial?.written ?? 0;
     const started = performance.now();
+    const measured = this.metrics.upstreamRequest(key, upstream.mirror);
     let response: UpstreamResponse;
     try {
       response = await this.upstream.get(upstream.url, { from: offset });
     } catch (error) {
+      measured.ended(true);
       return this.failed(key, name, describeUpstreamError(error));
     }
+    measured.responded();
     this.balancer.recordResponse(key, performance.now() - started);
     if (response.statusCode === 404 || response.statusCode === 410) {
       this.balancer.recordNotFound(key, name);
       await dump(response);
+      measured.ended();
       return { kind: 'failed', reason: `HTTP ${response.statusCode}` };
     }
     const verdict = judgeResponse(name, response, {
@@ -72,6 +76,7 @@ export class SourceAttempt {
     });
     if (verdict.use === 'refuse') {
       await dump(response);
+      measured.ended(true);
       if (!verdict.badFile) return this.failed(key, name, verdict.reason);
       return this.badFile(upstream, name, verdict.reason);
     }
@@ -79,7 +84,10 @@ export class SourceAttempt {
     let target = partial;
     let compareUntil = 0;
     if (!target) {
-      target = await this.openPartial(name, fill, response);
+      target = await this.openPartial(name, fill, response).catch((error: unknown) => {
+        measured.ended();
+        throw error;
+      });
       target.expectedSize = verdict.length ?? soleSize(fill.manifestSizes);
       target.holdBackLastByte = fill.verifiable;
       target.lastModified = lastModified(response);
@@ -97,7 +105,7 @@ export class SourceAttempt {
       compareUntil = offset;
     }
     target.expectedSize ??= verdict.length;
-    return this.transfer(upstream, name, response, target, compareUntil, fill);
+    return this.transfer(upstream, name, response, target, compareUntil, fill, measured);
   }
 
   private async openPartial(name: string, fill: Fill, response: UpstreamResponse): Promise<PartialFile> {
@@ -119,6 +127,7 @@ export class SourceAttempt {
     partial: PartialFile,
     compareUntil: number,
     fill: Fill,
+    measured: UpstreamRequestMetrics,
   ): Promise<Attempt> {
     const { key } = upstream;
     fill.source = upstream;
@@ -145,6 +154,8 @@ export class SourceAttempt {
     } catch (error) {
       fill.contributions.reach(partial.written);
       this.countTransfer(upstream, partial.written - startBytes, started);
+      // Our disk and leaving a slow mirror for a faster one are not the upstream's failures.
+      measured.ended(!(error instanceof DiskWriteError || error instanceof SlowUpstream));
       if (error instanceof DiskWriteError) {
         this.logger.error(`${name}: ${error.message}`);
         return { kind: 'abandoned', reason: error.message };
@@ -164,6 +175,7 @@ export class SourceAttempt {
       stopSlowWatch();
     }
     this.countTransfer(upstream, partial.written - startBytes, started);
+    measured.ended();
     return { kind: 'complete' };
   }
 

@@ -1,6 +1,69 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { Traffic } from './traffic.service.js';
+import { PortcacheConfig } from '../config/portcache-config.js';
+import { type RequestRecord, type RequestResult, Traffic } from './traffic.service.js';
+
+/** A configured mirror as the scrape sees it (from MirrorBalancer.snapshot()). */
+export interface MirrorReading {
+  readonly url: string;
+  /** Expected ms to fetch 16 MiB; null until the mirror has served something. */
+  readonly score: number | null;
+  readonly circuit: 'closed' | 'open' | 'half-open';
+}
+
+/** What the health checks found, read at each scrape. */
+export interface StatusReading {
+  readonly ready: boolean;
+  /** Every cause the checks know, true when it applies now (a bounded set of label values). */
+  readonly degraded: Readonly<Record<string, boolean>>;
+  /** The cache's filesystem; undefined when statfs failed. */
+  readonly filesystem: { readonly freeBytes: number; readonly sizeBytes: number } | undefined;
+}
+
+/** One upstream request's metrics: counted when it starts, observed once when it ends. */
+export interface UpstreamRequestMetrics {
+  /** The response's status and headers arrived. */
+  responded(): void;
+  /** The request is over; `error`: the upstream failed (not a 404, not our own disk). Only the first call counts. */
+  ended(error?: boolean): void;
+}
+
+/**
+ * What a request came to. The router marks a request `miss` or `joined` before its fill is
+ * known to fail; one that then got an error status came to what that status says, by the
+ * router's own rule for requests it had not marked.
+ */
+function outcome({ result, status }: RequestRecord): RequestResult {
+  if (status < 400 || (result !== 'miss' && result !== 'joined')) return result;
+  return status === 404 ? 'not_found' : status >= 500 ? 'error' : 'refused';
+}
+
+/** Request methods kept as label values; anything else is `other` (label values stay bounded). */
+const METHODS = new Set(['GET', 'HEAD']);
+
+/**
+ * A gauge without a sample while its value is unknown: prom-client writes 0 for an unlabelled
+ * gauge never set, which would read as "no limit is 0 bytes" or "the index is 0 s old".
+ */
+class OptionalGauge extends Gauge {
+  private readonly read: () => number | undefined | Promise<number | undefined>;
+
+  constructor(
+    name: string,
+    help: string,
+    registry: Registry,
+    read: () => number | undefined | Promise<number | undefined>,
+  ) {
+    super({ name, help, registers: [registry] });
+    this.read = read;
+  }
+
+  override async get() {
+    const value = await this.read();
+    const metric = await super.get();
+    return { ...metric, values: value === undefined ? [] : [{ labels: {}, value }] };
+  }
+}
 
 /** Every portcache metric, on a Registry of its own (one per app instance, none global). */
 @Injectable()
@@ -9,8 +72,15 @@ export class Metrics {
 
   readonly requests = new Counter({
     name: 'portcache_distfile_requests_total',
-    help: 'Distfile GET/HEAD requests by result (hit, miss)',
-    labelNames: ['result'] as const,
+    help: 'Distfile requests by result (hit, miss, joined, not_found, refused, error) and method (GET, HEAD)',
+    labelNames: ['result', 'method'] as const,
+    registers: [this.registry],
+  });
+
+  readonly responseBytes = new Counter({
+    name: 'portcache_response_bytes_total',
+    help: 'Bytes sent for distfile responses (headers included), by where the body came from (cache, fill, upstream: a far-ahead range)',
+    labelNames: ['source'] as const,
     registers: [this.registry],
   });
 
@@ -31,6 +101,36 @@ export class Metrics {
     name: 'portcache_upstream_bytes_total',
     help: 'Bytes received from upstream, by mirror host (SRC_URI hosts together as src_uri)',
     labelNames: ['mirror'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamRequests = new Counter({
+    name: 'portcache_upstream_requests_total',
+    help: 'Requests sent upstream (fill attempts and far-ahead ranges), by mirror host (SRC_URI hosts together as src_uri)',
+    labelNames: ['mirror'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamErrors = new Counter({
+    name: 'portcache_upstream_errors_total',
+    help: 'Upstream requests that failed (connection, HTTP or protocol error, refused response, wrong bytes, cut or stalled body; not a 404), by mirror host',
+    labelNames: ['mirror'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamTtfb = new Histogram({
+    name: 'portcache_upstream_ttfb_seconds',
+    help: 'Time from an upstream request to its response headers, by mirror host',
+    labelNames: ['mirror'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30],
+    registers: [this.registry],
+  });
+
+  readonly upstreamDuration = new Histogram({
+    name: 'portcache_upstream_duration_seconds',
+    help: 'Time from an upstream request to the end of its body (or its failure), by mirror host',
+    labelNames: ['mirror'] as const,
+    buckets: [0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
     registers: [this.registry],
   });
 
@@ -80,8 +180,22 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  /** What the cache holds, read at each scrape (the cache sets it). */
+  // Read at each scrape; the modules that know set them (JanitorScheduler, health's StatusMetrics).
+
+  /** What the cache holds. */
   cacheTotals: () => { files: number; bytes: number } = () => ({ files: 0, bytes: 0 });
+  /** The configured mirrors (not SRC_URI hosts). */
+  mirrorReadings: () => readonly MirrorReading[] = () => [];
+  /** When the index was last read (ms since epoch, 0: never) and how long its last change took to build. */
+  indexReading: () => { refreshedAt: number; buildMs: number | undefined } = () => ({
+    refreshedAt: 0,
+    buildMs: undefined,
+  });
+  /**
+   * Readiness, degraded causes and the cache's filesystem; undefined: not known (yet). Four
+   * gauges ask during one scrape: the reader should let concurrent calls share one check.
+   */
+  statusReading: () => Promise<StatusReading | undefined> = async () => undefined;
 
   readonly cacheBytes: Gauge = new Gauge({
     name: 'portcache_cache_bytes',
@@ -97,15 +211,130 @@ export class Metrics {
     collect: (): void => this.cacheFiles.set(this.cacheTotals().files),
   });
 
-  /** Bytes from upstream: per configured mirror host, SRC_URI hosts together (bounded label values). */
-  countUpstream(key: string, bytes: number, isMirror: boolean): void {
-    this.upstreamBytes.inc({ mirror: isMirror ? new URL(key).host : 'src_uri' }, bytes);
+  readonly mirrorScore: Gauge = new Gauge({
+    name: 'portcache_mirror_score_ms',
+    help: 'Expected ms for a configured mirror to deliver 16 MiB (measured time to first byte and throughput); absent until it served something',
+    labelNames: ['mirror'] as const,
+    registers: [this.registry],
+    collect: (): void => {
+      this.mirrorScore.reset();
+      for (const m of this.mirrorReadings())
+        if (m.score !== null) this.mirrorScore.set({ mirror: this.hostOf(m.url) }, m.score);
+    },
+  });
+
+  readonly mirrorCircuitOpen: Gauge = new Gauge({
+    name: 'portcache_mirror_circuit_open',
+    help: 'Whether a configured mirror is being skipped after failures (1: circuit open; half-open counts as 0)',
+    labelNames: ['mirror'] as const,
+    registers: [this.registry],
+    collect: (): void => {
+      this.mirrorCircuitOpen.reset();
+      for (const m of this.mirrorReadings())
+        this.mirrorCircuitOpen.set({ mirror: this.hostOf(m.url) }, m.circuit === 'open' ? 1 : 0);
+    },
+  });
+
+  readonly ready: Gauge = new Gauge({
+    name: 'portcache_ready',
+    help: 'Whether /health/ready says this instance can serve (1) or not (0)',
+    registers: [this.registry],
+    collect: async (): Promise<void> => this.ready.set((await this.statusReading())?.ready ? 1 : 0),
+  });
+
+  readonly degraded: Gauge = new Gauge({
+    name: 'portcache_degraded',
+    help: 'States that do not stop hits but need attention, by cause (mirrors_down, disk_low, index_stale, sync_failing): 1 while it applies',
+    labelNames: ['cause'] as const,
+    registers: [this.registry],
+    collect: async (): Promise<void> => {
+      const status = await this.statusReading();
+      this.degraded.reset();
+      for (const [cause, on] of Object.entries(status?.degraded ?? {}))
+        this.degraded.set({ cause }, on ? 1 : 0);
+    },
+  });
+
+  /** Mirror URL → host label: parsed once per mirror, not once per chunk. */
+  private readonly hosts = new Map<string, string>();
+
+  constructor(traffic: Traffic, config: PortcacheConfig) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'portcache_' });
+    new OptionalGauge(
+      'portcache_cache_limit_bytes',
+      'The cache size limit (PORTCACHE_MAX_SIZE); absent when unset',
+      this.registry,
+      () => config.maxSizeBytes,
+    );
+    new OptionalGauge(
+      'portcache_filesystem_free_bytes',
+      "Bytes available to portcache on the cache's filesystem",
+      this.registry,
+      async () => (await this.statusReading())?.filesystem?.freeBytes,
+    );
+    new OptionalGauge(
+      'portcache_filesystem_size_bytes',
+      "Size of the cache's filesystem",
+      this.registry,
+      async () => (await this.statusReading())?.filesystem?.sizeBytes,
+    );
+    new OptionalGauge(
+      'portcache_index_build_seconds',
+      'How long the last index build that changed the index took (the first one reads every repository)',
+      this.registry,
+      () => {
+        const { buildMs } = this.indexReading();
+        return buildMs === undefined ? undefined : buildMs / 1000;
+      },
+    );
+    new OptionalGauge(
+      'portcache_index_age_seconds',
+      'Seconds since the repositories were last read without error; absent before the first build',
+      this.registry,
+      () => {
+        const { refreshedAt } = this.indexReading();
+        return refreshedAt === 0 ? undefined : Math.max(0, (Date.now() - refreshedAt) / 1000);
+      },
+    );
+    traffic.onRequest((request) => {
+      if (request.name === undefined) return;
+      this.requests.inc({
+        result: outcome(request),
+        method: METHODS.has(request.method) ? request.method : 'other',
+      });
+      if (request.source !== 'none') this.responseBytes.inc({ source: request.source }, request.bytes);
+    });
   }
 
-  constructor(traffic: Traffic) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'portcache_' });
-    traffic.onRequest((request) => {
-      if (request.name !== undefined) this.requests.inc({ result: request.result });
-    });
+  /** Bytes from upstream: per configured mirror host, SRC_URI hosts together (bounded label values). */
+  countUpstream(key: string, bytes: number, isMirror: boolean): void {
+    this.upstreamBytes.inc({ mirror: isMirror ? this.hostOf(key) : 'src_uri' }, bytes);
+  }
+
+  /** Counts an upstream request now and returns what observes its first byte and its end. */
+  upstreamRequest(key: string, isMirror: boolean): UpstreamRequestMetrics {
+    const labels = { mirror: isMirror ? this.hostOf(key) : 'src_uri' };
+    this.upstreamRequests.inc(labels);
+    const started = performance.now();
+    let over = false;
+    return {
+      responded: () => this.upstreamTtfb.observe(labels, (performance.now() - started) / 1000),
+      ended: (error = false) => {
+        if (over) return;
+        over = true;
+        this.upstreamDuration.observe(labels, (performance.now() - started) / 1000);
+        if (error) this.upstreamErrors.inc(labels);
+      },
+    };
+  }
+
+  private hostOf(url: string): string {
+    let host = this.hosts.get(url);
+    if (host === undefined) {
+      host = new URL(url).host;
+      // Keys are configured mirrors: bounded, but guard against a caller passing something else.
+      if (this.hosts.size < 1000) this.hosts.set(url, host);
+    }
+    return host;
   }
 }

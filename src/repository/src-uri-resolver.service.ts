@@ -35,6 +35,8 @@ export class SrcUriResolver implements OnApplicationBootstrap, OnModuleDestroy {
   private building: Promise<void> | undefined;
   /** When the repositories were last read without error (ms since epoch; 0: never). */
   lastRefreshAt = 0;
+  /** How long the last refresh that changed the index took (the first build included), for metrics. */
+  lastBuildMs: number | undefined;
   private closing = false;
 
   constructor(@Inject(REPOSITORY_PATHS) paths: string[] | undefined, @Optional() logger?: Logger) {
@@ -83,9 +85,13 @@ export class SrcUriResolver implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Re-reads what changed since the last build (everything, the first time). */
   async refresh(options?: RefreshOptions): Promise<RefreshResult> {
+    const started = performance.now();
     const result = await this.index.refresh(options);
     this.lastRefreshAt = Date.now();
-    if (result.changed) await this.notify(result);
+    if (result.changed) {
+      this.lastBuildMs = performance.now() - started;
+      await this.notify(result);
+    }
     return result;
   }
 
