@@ -62,7 +62,8 @@ export class SourceAttempt {
       return this.failed(key, name, describeUpstreamError(error));
     }
     measured.responded();
-    this.balancer.recordResponse(key, performance.now() - started);
+    // A server error is no sign of health: only answers about the file reset the failure streak.
+    if (response.statusCode < 500) this.balancer.recordResponse(key, performance.now() - started);
     if (response.statusCode === 404 || response.statusCode === 410) {
       this.balancer.recordNotFound(key, name);
       await dump(response);

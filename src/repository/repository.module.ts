@@ -9,7 +9,7 @@ import { REPOSITORY_PATHS, SrcUriResolver } from './src-uri-resolver.service.js'
  * neither set, the repositories are found as Portage finds them.
  */
 @Module({
-  exports: [SrcUriResolver, RepositoryScheduler],
+  exports: [SrcUriResolver, RepositoryScheduler, RepositorySync],
   providers: [
     SrcUriResolver,
     RepositoryScheduler,
