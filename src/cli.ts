@@ -1,206 +1,135 @@
 #!/usr/bin/env node
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { Readable } from 'node:stream';
-import { request } from 'undici';
+import type { StatsReport } from './admin/stats.service.js';
+import { type Answer, baseUrl, messageOf, send } from './cli/api.js';
+import { formatExplained } from './cli/explain-format.js';
+import { importDirectory } from './cli/import-dir.js';
+import { formatJanitor } from './cli/janitor-format.js';
+import { formatStatus, type Readiness } from './cli/status-format.js';
+import type { FillProgress } from './fills/fill.service.js';
 
 const USAGE = `usage: portcache <command> [args]
 
 Talks to a running portcache through its admin API.
-  status            readiness of the server
+  status [--json]   readiness, requests and hit ratio (since start and over the last 24 h),
+                    bytes served by source and saved upstream, cache usage against its
+                    limits, the most requested files, and each download in progress with
+                    its progress, rate and clients; --json: the same as one JSON object
+                    ({ready, stats, fills}: /health/ready, /api/v1/stats, /api/v1/fills)
   mirrors           each upstream mirror's health and scores
   resolve <name>    what the repositories say about a distfile, whether it is cached, and
                     where portcache would fetch it from, in order, with the reason for each
-  import <file> [name]
+  import <file> [name] [--unverified]
                     add a file you downloaded yourself (fetch-restricted distfiles); it is
-                    checked against the Manifest (needs PORTCACHE_ADMIN_TOKEN)
+                    checked against the Manifest; a file no Manifest knows is refused
+                    unless --unverified (needs PORTCACHE_ADMIN_TOKEN)
+  import <dir> [--unverified] [--json]
+                    bring a directory of distfiles in (an existing /var/cache/distfiles):
+                    each file is checked against the Manifest (a mismatch is not imported
+                    and a copy is kept in quarantine), files no Manifest knows are skipped
+                    unless --unverified, files cached with the same bytes are left alone,
+                    subdirectories, dotfiles and Portage's *.__download__ files are skipped.
+                    The server reads the directory itself when it sees the same one;
+                    otherwise each file is uploaded. A progress bar on stderr, a summary
+                    (imported, already cached, mismatched, skipped, failed) on stdout,
+                    --json: the summary as JSON. Exit status 1 if a file mismatched or
+                    failed (needs PORTCACHE_ADMIN_TOKEN)
   delete <name>     remove a cached distfile (needs PORTCACHE_ADMIN_TOKEN)
   gc [--dry-run]    run the janitor now and show what it removed and why (needs
                     PORTCACHE_ADMIN_TOKEN); --dry-run shows what it would remove
 
 Environment: PORTCACHE_URL (default http://127.0.0.1:8080), PORTCACHE_ADMIN_TOKEN.`;
 
-interface Answer {
-  status: number;
-  json?: unknown;
-  text: string;
-}
-
-async function send(
-  method: 'GET' | 'DELETE' | 'PUT' | 'POST',
-  path: string,
-  body?: Readable,
-): Promise<Answer> {
-  const base = (process.env.PORTCACHE_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
-  const headers: Record<string, string> = {};
-  if (process.env.PORTCACHE_ADMIN_TOKEN)
-    headers.authorization = `Bearer ${process.env.PORTCACHE_ADMIN_TOKEN}`;
-  if (body) headers['content-type'] = 'application/octet-stream';
-  const response = await request(`${base}${path}`, { method, headers, body });
-  const text = await response.body.text();
-  try {
-    return { status: response.statusCode, json: JSON.parse(text), text };
-  } catch {
-    return { status: response.statusCode, text };
-  }
-}
-
 /** Prints the answer (the error message alone on failure); the exit code. */
-function show({ status, json, text }: Answer, format: (json: never) => string = pretty): number {
-  if (status >= 400) {
-    console.error(((json as { message?: string })?.message ?? text).trimEnd());
+function show(answer: Answer, format: (json: never) => string = pretty): number {
+  if (answer.status >= 400) {
+    console.error(messageOf(answer));
     return 1;
   }
-  console.log(json === undefined ? text.trimEnd() : format(json as never));
+  console.log(answer.json === undefined ? answer.text.trimEnd() : format(answer.json as never));
   return 0;
 }
 
 const pretty = (json: unknown) => JSON.stringify(json, null, 2);
 
-interface Explained {
-  name: string;
-  index: {
-    ready: boolean;
-    known: boolean;
-    size?: number | null;
-    BLAKE2B?: string | null;
-    verifiable?: boolean;
-    conflict?: string | null;
-    manifests?: Array<{ repos: string[]; size: number; BLAKE2B: string | null }>;
-    packages?: Array<{ repo: string; cpv: string; restrict: string[]; uris: string[] }>;
-  };
-  cache: {
-    cached: boolean;
-    filling: boolean;
-    size?: number;
-    matchesIndex?: boolean | string | null;
-    matchedManifest?: { repos: string[] } | null;
-  };
-  refusal: string | null;
-  sources: Array<{ kind: string; url?: string; mirrors?: string[]; reason: string }>;
-}
-
-function formatExplained(e: Explained): string {
-  const lines = [e.name];
-  if (!e.index.ready) lines.push('  index: still being built');
-  else if (!e.index.known) lines.push('  index: unknown to every repository');
+/** Readiness, statistics and fills; exit 1 when the server is not ready. */
+async function status(json: boolean): Promise<number> {
+  const [ready, stats, fills] = await Promise.all([
+    send('GET', '/health/ready'),
+    send('GET', '/api/v1/stats'),
+    send('GET', '/api/v1/fills'),
+  ]);
+  const readiness = ready.json as Readiness | undefined;
+  const body = (answer: Answer) => (answer.status === 200 ? answer.json : messageOf(answer));
+  if (json) console.log(pretty({ ready: readiness ?? ready.text, stats: body(stats), fills: body(fills) }));
   else {
-    lines.push(
-      `  size: ${e.index.size ?? 'unknown'}${e.index.verifiable ? ' (verifiable)' : ' (not verifiable)'}`,
-    );
-    if (e.index.BLAKE2B) lines.push(`  BLAKE2B: ${e.index.BLAKE2B}`);
-    if (e.index.conflict) {
-      lines.push(`  conflict: ${e.index.conflict} (bytes matching any of these are accepted)`);
-      for (const m of e.index.manifests ?? []) {
-        lines.push(`    ${m.repos.join(', ')}: ${m.size} bytes, BLAKE2B ${m.BLAKE2B ?? 'none'}`);
-      }
-    }
-    for (const pkg of e.index.packages ?? []) {
-      const restrict = pkg.restrict.length > 0 ? ` RESTRICT=${pkg.restrict.join(',')}` : '';
-      lines.push(`  package: ${pkg.cpv}::${pkg.repo}${restrict}`);
-      for (const uri of pkg.uris) lines.push(`    ${uri}`);
-    }
-  }
-  const match = e.cache.matchesIndex;
-  const verdict =
-    match === true
-      ? `, matches the Manifest${e.cache.matchedManifest ? ` of ${e.cache.matchedManifest.repos.join(', ')}` : ''}`
-      : typeof match === 'string'
-        ? `, MISMATCH: ${match}`
-        : '';
-  lines.push(
-    e.cache.cached
-      ? `  cached: ${e.cache.size} bytes${verdict}`
-      : `  cached: no${e.cache.filling ? ' (filling now)' : ''}`,
-  );
-  if (e.refusal) lines.push(`  not fetched: ${e.refusal}`);
-  e.sources.forEach((step, i) => {
-    const where = step.kind === 'mirrors' ? `mirrors ${(step.mirrors ?? []).join(' ')}` : step.url;
-    lines.push(`  ${i + 1}. ${where}`, `     ${step.reason}`);
-  });
-  return lines.join('\n');
-}
-
-interface JanitorReport {
-  dryRun: boolean;
-  at: string;
-  durationMs: number;
-  index: { usable: boolean; why?: string };
-  cache: { files: number; bytes: number; bytesAfter: number };
-  byReason: Record<string, { files: number; bytes: number }>;
-  evictions: Array<{ name: string; size: number; reason: string; lastAccess: string }>;
-  evictionsNotListed: number;
-  notes: string[];
-  removed?: { files: number; bytes: number; busy: number };
-  leftovers?: { files: number; bytes: number };
-  quarantine?: number;
-}
-
-function size(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
-
-function formatJanitor(r: JanitorReport): string {
-  const planned = Object.values(r.byReason).reduce((n, x) => n + x.files, 0);
-  const lines = [
-    `${r.dryRun ? 'Dry run, nothing removed' : 'Janitor run'} at ${r.at} (${r.durationMs} ms)`,
-    `  cache: ${r.cache.files} files, ${size(r.cache.bytes)}; after: ${size(r.cache.bytesAfter)}`,
-    `  index: ${r.index.usable ? 'usable' : `not usable (${r.index.why}): no file goes for being unreferenced`}`,
-  ];
-  if (r.removed) {
-    const busy = r.removed.busy ? `; ${r.removed.busy} skipped while being written` : '';
-    lines.push(`  removed: ${r.removed.files} files, ${size(r.removed.bytes)}${busy}`);
-  }
-  lines.push(
-    planned === 0 ? '  nothing to remove' : `  ${r.dryRun ? 'would remove' : 'planned'}, by reason:`,
-  );
-  for (const [reason, { files, bytes }] of Object.entries(r.byReason)) {
-    if (files > 0)
-      lines.push(`    ${reason.padEnd(13)} ${String(files).padStart(7)} files ${size(bytes).padStart(11)}`);
-  }
-  for (const e of r.evictions) {
-    lines.push(
-      `    ${e.reason.padEnd(13)} ${e.name} (${size(e.size)}, last requested ${e.lastAccess.slice(0, 16)})`,
+    console.log(
+      formatStatus({
+        url: baseUrl(),
+        readiness,
+        stats: body(stats) as StatsReport | string,
+        fills: body(fills) as FillProgress[] | string,
+      }),
     );
   }
-  if (r.evictionsNotListed > 0) lines.push(`    ... and ${r.evictionsNotListed} more`);
-  if (r.leftovers?.files) lines.push(`  leftover temporary files removed: ${r.leftovers.files}`);
-  if (r.quarantine) lines.push(`  expired quarantined files deleted: ${r.quarantine}`);
-  for (const note of r.notes) lines.push(`  note: ${note}`);
-  return lines.join('\n');
+  return readiness?.status === 'ok' ? 0 : 1;
 }
 
-async function main(args: string[]): Promise<number> {
-  const [command, ...rest] = args;
-  switch (command) {
+async function importCommand(args: string[], flags: Set<string>): Promise<number | undefined> {
+  if (args.length < 1 || args.length > 2) return undefined;
+  const unverified = flags.has('--unverified');
+  const target = await stat(args[0]);
+  if (target.isDirectory()) {
+    if (args.length !== 1) return undefined;
+    return importDirectory(args[0], { unverified, json: flags.has('--json') });
+  }
+  const name = args[1] ?? basename(args[0]);
+  const query = unverified ? '?unverified=1' : '';
+  return show(
+    await send(
+      'PUT',
+      `/api/v1/distfiles/${encodeURIComponent(name)}${query}`,
+      createReadStream(args[0]),
+      target.size,
+    ),
+  );
+}
+
+const FLAGS: Record<string, readonly string[]> = {
+  status: ['--json'],
+  import: ['--unverified', '--json'],
+  gc: ['--dry-run'],
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const allowed = FLAGS[command] ?? [];
+  const flags = new Set(rest.filter((arg) => allowed.includes(arg)));
+  const args = rest.filter((arg) => !allowed.includes(arg));
+  const unknownFlag = args.some((arg) => arg.startsWith('--'));
+  switch (unknownFlag ? 'usage' : command) {
     case 'status':
-      return show(await send('GET', '/health/ready'));
+      if (args.length > 0) break;
+      return status(flags.has('--json'));
     case 'mirrors':
       return show(await send('GET', '/api/v1/mirrors'));
     case 'resolve':
-      if (rest.length !== 1) break;
-      return show(await send('GET', `/api/v1/distfiles/${encodeURIComponent(rest[0])}`), formatExplained);
+      if (args.length !== 1) break;
+      return show(await send('GET', `/api/v1/distfiles/${encodeURIComponent(args[0])}`), formatExplained);
     case 'import': {
-      if (rest.length < 1 || rest.length > 2) break;
-      const name = rest[1] ?? basename(rest[0]);
-      return show(
-        await send('PUT', `/api/v1/distfiles/${encodeURIComponent(name)}`, createReadStream(rest[0])),
-      );
+      const code = await importCommand(args, flags);
+      if (code === undefined) break;
+      return code;
     }
     case 'delete':
-      if (rest.length !== 1) break;
-      return show(await send('DELETE', `/api/v1/distfiles/${encodeURIComponent(rest[0])}`));
+      if (args.length !== 1) break;
+      return show(await send('DELETE', `/api/v1/distfiles/${encodeURIComponent(args[0])}`));
     case 'gc':
-      if (rest.length > 1 || (rest.length === 1 && rest[0] !== '--dry-run')) break;
+      if (args.length > 0) break;
       return show(
-        rest[0] === '--dry-run'
+        flags.has('--dry-run')
           ? await send('GET', '/api/v1/janitor/plan')
           : await send('POST', '/api/v1/janitor/run'),
         formatJanitor,

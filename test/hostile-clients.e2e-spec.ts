@@ -269,7 +269,7 @@ describe('hostile clients', () => {
             host: '127.0.0.1',
             port,
             method: 'PUT',
-            path: `/api/v1/distfiles/${name}`,
+            path: `/api/v1/distfiles/${name}?unverified=1`,
             headers,
             agent: false,
           },

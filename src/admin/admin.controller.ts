@@ -7,11 +7,13 @@ import {
   NotFoundException,
   Param,
   Put,
+  Query,
   Req,
+  Res,
   UnsupportedMediaTypeException,
   UseGuards,
 } from '@nestjs/common';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CacheStore } from '../cache/cache-store.service.js';
 import { validateDistfileName } from '../distfile/distfile-name.js';
 import { FillService } from '../fills/fill.service.js';
@@ -99,11 +101,20 @@ export class AdminController {
     };
   }
 
-  /** Adds a file downloaded by hand (fetch-restricted distfiles); the body is the file. */
+  /**
+   * Adds a file downloaded by hand (fetch-restricted distfiles); the body is the file. A file no
+   * Manifest can verify only with `?unverified=1` (409 otherwise); 200 when these very bytes
+   * are cached already (nothing rewritten), 201 when imported.
+   */
   @Put('distfiles/:name')
   @UseGuards(AdminTokenGuard)
   @HttpCode(201)
-  async importDistfile(@Param('name') name: string, @Req() request: FastifyRequest) {
+  async importDistfile(
+    @Param('name') name: string,
+    @Query('unverified') unverified: string | undefined,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     validateDistfileName(name);
     // Bytes only: a form or JSON body would be stored as the file. No type at all is taken as
     // bytes (RFC 9110, 8.3): `curl -T` sends none; `portcache import` sends application/octet-stream.
@@ -113,8 +124,14 @@ export class AdminController {
         `Content-Type ${type} refused: send the file as application/octet-stream`,
       );
     }
-    const { digests, verified } = await this.importer.importFile(name, request.raw);
-    return { imported: name, ...digests, verified };
+    const allowUnverified = unverified !== undefined && unverified !== '0' && unverified !== 'false';
+    const { digests, verified, alreadyCached } = await this.importer.importFile(
+      name,
+      request.raw,
+      allowUnverified,
+    );
+    if (alreadyCached) reply.code(200);
+    return { imported: name, ...digests, verified, alreadyCached };
   }
 
   @Delete('distfiles/:name')

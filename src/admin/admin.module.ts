@@ -6,12 +6,16 @@ import { MirrorsModule } from '../mirrors/mirrors.module.js';
 import { RepositoryModule } from '../repository/repository.module.js';
 import { AdminController } from './admin.controller.js';
 import { AdminTokenGuard } from './admin-token.guard.js';
+import { DirectoryImporter } from './directory-importer.service.js';
 import { DistfileImporter } from './distfile-importer.service.js';
+import { ImportController } from './import.controller.js';
 import { JanitorController } from './janitor.controller.js';
+import { StatsController } from './stats.controller.js';
+import { StatsService } from './stats.service.js';
 
 @Module({
-  controllers: [AdminController, JanitorController],
+  controllers: [AdminController, ImportController, JanitorController, StatsController],
   imports: [CacheModule, FillsModule, JanitorModule, MirrorsModule, RepositoryModule],
-  providers: [AdminTokenGuard, DistfileImporter],
+  providers: [AdminTokenGuard, DirectoryImporter, DistfileImporter, StatsService],
 })
 export class AdminModule {}

@@ -45,6 +45,8 @@ export class CacheStore implements OnModuleInit, OnModuleDestroy {
   private readonly files = new Map<string, CachedFile>();
   /** Names someone is writing (a fill, an import, adoption, a delete): one writer per name. */
   private readonly writers = new Set<string>();
+  /** Files being hashed to be adopted, by name: a request for one waits for that hashing. */
+  private readonly adopting = new Map<string, Promise<boolean>>();
   private readonly openFiles = new OpenFiles(OPEN_FILES);
   private readonly tmpDir: string;
   private readonly metaDir: string;
@@ -322,34 +324,73 @@ export class CacheStore implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
+   * A miss of `name` whose file is on disk but not served yet (waiting for adoption at startup,
+   * or placed by hand while running): hashes it now, ahead of the background adoption, and
+   * true once it is cached (the caller still checks it against the Manifest). Concurrent calls
+   * share one hashing. A real miss costs one stat.
+   */
+  async adoptIfPresent(name: string): Promise<boolean> {
+    if (this.files.has(name)) return true;
+    const running = this.adopting.get(name);
+    if (running) return running;
+    if (this.writers.has(name)) return false; // a fill, import or delete: the miss joins or waits for it
+    const path = join(this.config.cacheDir, blake2bPrefix(name), name);
+    const stat = await fs.stat(path).catch(() => undefined);
+    if (!stat?.isFile()) return false;
+    const adopted = await this.adoptOne(name, path, allocateReadBuffer(HASH_CHUNK));
+    if (adopted) this.logger.log(`${name}: requested while not yet hashed; hashed and adopted ${path}`);
+    return adopted;
+  }
+
+  /**
    * Files placed in the cache by hand, or whose metadata is lost or belongs to another file, are
-   * hashed once, then served. Each is claimed while hashed, and its digests are recorded only
-   * if the file hashed is still the one there (a fill may have committed that name meanwhile).
+   * hashed once, then served; a request for one hashes it first (adoptIfPresent).
    */
   private async adopt(files: Array<{ name: string; path: string }>): Promise<void> {
     this.logger.log(`hashing ${files.length} file(s) without trustworthy recorded digests`);
     const buffer = allocateReadBuffer(HASH_CHUNK);
-    for (const { name, path } of files) {
-      const release = this.claim(name);
-      if (!release) continue; // being written: the writer's commit records it
-      try {
-        if (this.files.has(name)) continue;
-        const before = await identityOf(path);
-        const digests = await hashFile(path, buffer);
-        const after = await identityOf(path);
-        if (!sameFile(before, after) || after.size !== digests.size) {
-          this.logger.warn(`${path} changed while it was hashed; it is hashed again at the next start`);
-          continue;
-        }
-        const prefix = blake2bPrefix(name);
-        await this.ensureDir(this.metaDir, prefix);
-        await this.writeDurably(join(this.metaDir, prefix, name), metaOf(name, digests, after));
-        this.files.set(name, toCachedFile(name, path, after.mtimeMs, digests));
-      } catch (error) {
-        this.logger.warn(`could not adopt ${path}: ${(error as Error).message}`);
-      } finally {
-        release();
+    for (const { name, path } of files) await this.adoptOne(name, path, buffer);
+  }
+
+  /**
+   * Hashes the file at `path` and records it as `name`, under the name's claim; its digests are
+   * recorded only if the file hashed is still the one there (a fill may have committed that
+   * name meanwhile). True when `name` is cached afterwards.
+   */
+  private adoptOne(name: string, path: string, buffer: Buffer): Promise<boolean> {
+    const running = this.adopting.get(name);
+    if (running) return running;
+    const release = this.claim(name);
+    // Being written: the writer's commit records it.
+    if (!release) return Promise.resolve(this.files.has(name));
+    const adoption = this.hashAndRecord(name, path, buffer).finally(() => {
+      this.adopting.delete(name);
+      release();
+    });
+    this.adopting.set(name, adoption);
+    return adoption;
+  }
+
+  private async hashAndRecord(name: string, path: string, buffer: Buffer): Promise<boolean> {
+    try {
+      if (this.files.has(name)) return true;
+      const before = await identityOf(path);
+      const digests = await hashFile(path, buffer);
+      const after = await identityOf(path);
+      if (!sameFile(before, after) || after.size !== digests.size) {
+        this.logger.warn(
+          `${path} changed while it was hashed; it is hashed again when requested or at the next start`,
+        );
+        return false;
       }
+      const prefix = blake2bPrefix(name);
+      await this.ensureDir(this.metaDir, prefix);
+      await this.writeDurably(join(this.metaDir, prefix, name), metaOf(name, digests, after));
+      this.files.set(name, toCachedFile(name, path, after.mtimeMs, digests));
+      return true;
+    } catch (error) {
+      this.logger.warn(`could not adopt ${path}: ${(error as Error).message}`);
+      return false;
     }
   }
 }

@@ -139,6 +139,11 @@ export class PartialFile extends EventEmitter {
     this.digests = digests;
   }
 
+  /** Responses reading this file now (the admin API's fills list). */
+  get clients(): number {
+    return this.openReaders;
+  }
+
   /** Average bytes per second since the fill started. */
   bytesPerSecond(): number {
     const seconds = (performance.now() - this.startedAt) / 1000;

@@ -171,6 +171,9 @@ export class DistfileController implements OnModuleInit {
     res: ServerResponse,
     exchange: Exchange,
   ): Promise<void> {
+    // A file on disk not hashed yet (placed by hand) is verified and served, not fetched.
+    const adopted = (await this.store.adoptIfPresent(name)) && this.verifier.cachedFile(name);
+    if (adopted) return this.sendCached(adopted, request, res, exchange);
     exchange.result = this.fills.isFilling(name) ? 'joined' : 'miss';
     const partial = await withDeadline(this.fills.join(name), this.config.stallTimeoutMs, name);
     // A file without bytes has no last byte to hold back: its answer waits for the verdict.

@@ -7,7 +7,6 @@ import {
   NotFoundException,
 } from '@nestjs/common';
 import { CacheStore } from '../cache/cache-store.service.js';
-import type { Digests } from '../cache/digests.js';
 import type { PartialFile } from '../cache/partial-file.js';
 import { Clock } from '../common/clock.js';
 import { PortcacheConfig } from '../config/portcache-config.js';
@@ -21,6 +20,13 @@ import { SrcUriResolver } from '../repository/src-uri-resolver.service.js';
 import { Fill, type Upstream } from './fill.js';
 import { FillSlots, RetryLater } from './fill-slots.js';
 import { FillVerdicts } from './fill-verdicts.js';
+import {
+  type ImportOptions,
+  type ImportResult,
+  ImportUnverified,
+  sameDigests,
+  unverifiedMessage,
+} from './import-outcome.js';
 import { copyBodyToPartial } from './partial-file-sink.js';
 import { type Attempt, SourceAttempt } from './source-attempt.js';
 import { planSources, type SourcePlan } from './source-plan.js';
@@ -40,6 +46,21 @@ export class ImportMismatch extends Error {}
 /** An import whose body broke off; nothing was kept. */
 export class ImportBroken extends Error {}
 
+/** A running fill or import as the admin API lists it. */
+export interface FillProgress {
+  name: string;
+  /** The URL the bytes come from now, 'import' for an upload, null while no source answered. */
+  source: string | null;
+  /** 'waiting': for a download slot or a source's answer; 'ended': being verified and committed. */
+  status: 'waiting' | 'filling' | 'ended' | 'committed' | 'failed';
+  written: number;
+  expectedSize: number | null;
+  /** Average since the transfer started. */
+  bytesPerSecond: number;
+  /** Responses reading it now. */
+  clients: number;
+}
+
 const SHUTDOWN_WAIT_MS = 3000;
 /** Goes through the sources at most this often: again after the index taught the fill its Manifest entry, or to fetch the file whole from one source. */
 const MAX_PASSES = 4;
@@ -58,6 +79,8 @@ export class FillService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(FillService.name);
   private readonly fills = new Map<string, Fill>();
   private readonly runs = new Set<Promise<unknown>>();
+  /** Fills whose source is an upload (for list()). */
+  private readonly imports = new WeakSet<Fill>();
   private readonly slots: FillSlots;
 
   constructor(
@@ -90,13 +113,33 @@ export class FillService implements BeforeApplicationShutdown {
 
   /**
    * Writes an uploaded file into the cache, verified like a fill; requests for the name join
-   * it meanwhile. Throws NameBusy while the name is being written, ImportBroken, ImportMismatch.
+   * it meanwhile. Throws NameBusy while the name is being written, ImportBroken, ImportMismatch,
+   * ImportUnverified (before reading the body when the index already tells).
    */
-  async import(name: string, body: Readable): Promise<{ digests: Digests; verified: boolean }> {
+  async import(name: string, body: Readable, options: ImportOptions = {}): Promise<ImportResult> {
     if (this.fills.has(name))
       throw new ConflictException(`${name} is being written; try again when it is done`);
+    if (!options.unverified && this.resolver.ready && !this.resolver.lookup(name)?.verifiable)
+      throw new ImportUnverified(unverifiedMessage(name));
     const fill = this.newFill(name, { steps: [] });
-    return this.track(name, fill, () => this.runImport(name, fill, body));
+    this.imports.add(fill);
+    return this.track(name, fill, () => this.runImport(name, fill, body, options));
+  }
+
+  /** Running fills and imports: where from, how far, how fast, how many readers. */
+  list(): FillProgress[] {
+    return [...this.fills].map(([name, fill]) => {
+      const partial = fill.partial;
+      return {
+        name,
+        source: this.imports.has(fill) ? 'import' : (fill.source?.url ?? null),
+        status: partial?.status ?? 'waiting',
+        written: partial?.written ?? 0,
+        expectedSize: partial?.expectedSize ?? null,
+        bytesPerSecond: partial ? Math.round(partial.bytesPerSecond()) : 0,
+        clients: partial?.clients ?? 0,
+      };
+    });
   }
 
   /** Lets fills that are committing finish (upstream requests are aborted by then), within a bound. */
@@ -294,7 +337,8 @@ export class FillService implements BeforeApplicationShutdown {
     name: string,
     fill: Fill,
     body: Readable,
-  ): Promise<{ digests: Digests; verified: boolean }> {
+    options: ImportOptions,
+  ): Promise<ImportResult> {
     const partial = await this.store.createPartial(name);
     partial.holdBackLastByte = fill.verifiable;
     if (fill.manifestSizes.size === 1) partial.expectedSize = [...fill.manifestSizes][0];
@@ -312,9 +356,19 @@ export class FillService implements BeforeApplicationShutdown {
       await this.store.quarantinePartial(partial, `import: ${mismatch}`);
       throw new ImportMismatch(`${name}: ${mismatch}; not imported (kept in quarantine)`);
     }
+    const verified = fill.entry?.verifiable === true;
+    // Unverifiable after all (the index was building when the upload began): refused, readers
+    // that joined are cut. The very bytes cached already: not rewritten (requests were hits).
+    const same = sameDigests(this.store.get(name)?.digests, digests);
+    if ((!verified && !options.unverified) || same) {
+      partial.fail(new Error(same ? `${name}: already cached` : unverifiedMessage(name)));
+      await this.store.discard(partial);
+      if (!same) throw new ImportUnverified(unverifiedMessage(name));
+      return { digests, verified, alreadyCached: true };
+    }
     await this.store.commit(partial, digests);
-    this.logger.log(`${name}: imported ${digests.size} bytes${fill.entry?.verifiable ? ', verified' : ''}`);
-    return { digests, verified: fill.entry?.verifiable === true };
+    this.logger.log(`${name}: imported ${digests.size} bytes${verified ? ', verified' : ', unverified'}`);
+    return { digests, verified, alreadyCached: false };
   }
 
   /** The next mirror to ask; waits (bounded) when the usable ones are only at their concurrency limit. */
