@@ -5,6 +5,7 @@ import { CommonModule } from './common/common.module.js';
 import { PortcacheConfigModule } from './config/config.module.js';
 import { DistfileModule } from './distfile/distfile.module.js';
 import { HealthModule } from './health/health.module.js';
+import { LoggingModule } from './logging/logging.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 
 @Module({})
@@ -21,6 +22,7 @@ export class AppModule {
         DistfileModule,
         AdminModule,
         HealthModule,
+        LoggingModule,
       ],
     };
   }

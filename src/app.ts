@@ -16,8 +16,9 @@ export function createFastifyAdapter(): FastifyAdapter {
 }
 
 /**
- * Nest application options shared by the server and the tests. On shutdown, connections still
- * streaming are cut: a client resumes with Range, a fill is re-done; waiting could take hours.
+ * Nest application options shared by the server and the tests. app.close() cuts connections
+ * still streaming: a client resumes with Range, a fill is re-done; waiting could take hours. The
+ * server lets responses finish for PORTCACHE_SHUTDOWN_GRACE before that (graceful-shutdown.ts).
  * No body parsers from Nest (JSON, forms): no route takes a parsed body (see configureApp).
  */
 export const APP_OPTIONS = { forceCloseConnections: true, bodyParser: false } as const;
@@ -32,6 +33,7 @@ export function configureApp(app: INestApplication): NestFastifyApplication {
   const fastify = (app as NestFastifyApplication).getHttpAdapter().getInstance();
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', (_request, _payload, done) => done(null));
-  app.enableShutdownHooks();
+  // No enableShutdownHooks(): its handler ends the process with the signal (exit 143) and
+  // would close without a grace; main.ts handles SIGTERM and SIGINT (graceful-shutdown.ts).
   return app as NestFastifyApplication;
 }

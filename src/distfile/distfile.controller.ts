@@ -13,6 +13,7 @@ import { PortcacheConfig } from '../config/portcache-config.js';
 import { DirectRange } from '../fills/direct-range.js';
 import { FillService } from '../fills/fill.service.js';
 import { RetryLater } from '../fills/fill-slots.js';
+import { requestContext } from '../logging/request-context.js';
 import { type BodySource, type RequestResult, Traffic } from '../metrics/traffic.service.js';
 import { CacheVerifier } from '../verification/cache-verifier.service.js';
 import { DISTFILES, parseDistfilePath } from './distfile-path.js';
@@ -58,6 +59,11 @@ export class DistfileController implements OnModuleInit {
 
   private handle(request: IncomingMessage, res: ServerResponse): void {
     const exchange = this.track(request, res);
+    // Lines logged while it is answered (fills it starts included) carry its id.
+    requestContext.run(exchange.id, () => this.answer(request, res, exchange));
+  }
+
+  private answer(request: IncomingMessage, res: ServerResponse, exchange: Exchange): void {
     try {
       if (request.method !== 'GET' && request.method !== 'HEAD') {
         res.writeHead(405, ['allow', 'GET, HEAD', 'content-length', '0']).end();

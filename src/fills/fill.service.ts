@@ -142,14 +142,39 @@ export class FillService implements BeforeApplicationShutdown {
     });
   }
 
-  /** Lets fills that are committing finish (upstream requests are aborted by then), within a bound. */
+  /**
+   * Ends every fill cleanly: committed or failed, never half. Upstream requests are aborted by
+   * now (UpstreamClient), so fills fail over to sources that fail at once and end, removing their
+   * temporary files; a fill that is committing finishes. What is still running after a bound
+   * (waiting for a slot, the index, the disk) is failed here: its readers are cut and its
+   * temporary files removed.
+   */
   async beforeApplicationShutdown(): Promise<void> {
+    if (this.runs.size === 0) return;
+    this.logger.log(`ending ${this.fills.size} fill(s) in progress`);
     let timer: NodeJS.Timeout | undefined;
     const bound = new Promise((resolve) => {
       timer = setTimeout(resolve, SHUTDOWN_WAIT_MS);
     });
     await Promise.race([Promise.allSettled([...this.runs]), bound]);
     clearTimeout(timer);
+    await Promise.all([...this.fills].map(([name, fill]) => this.endAtShutdown(name, fill)));
+  }
+
+  /** A fill still running at shutdown: whoever waits or reads is cut, its temporary files go. */
+  private async endAtShutdown(name: string, fill: Fill): Promise<void> {
+    const error = new Error(`${name}: portcache is shutting down`);
+    this.logger.warn(`${name}: ended at shutdown`);
+    fill.fail(error);
+    const partials = new Set<PartialFile>();
+    if (fill.partial) partials.add(fill.partial);
+    const opened = await fill.opening?.catch(() => undefined);
+    if (opened) partials.add(opened);
+    for (const partial of partials) {
+      if (partial.status === 'committed') continue;
+      partial.fail(error);
+      await this.store.discard(partial).catch(() => undefined);
+    }
   }
 
   /** The partial file of a running fill whose source already answered (HEAD answers from it). */
