@@ -71,6 +71,7 @@ export class DistfileController implements OnModuleInit {
       }
       const path = parseDistfilePath(request.url ?? '');
       if (path.kind === 'layout') {
+        exchange.result = 'hit';
         res.writeHead(200, [
           'content-type',
           'text/plain; charset=utf-8',
@@ -83,8 +84,15 @@ export class DistfileController implements OnModuleInit {
       exchange.name = path.name;
       const cached = this.verifier.cachedFile(path.name);
       if (cached) this.sendCached(cached, request, res, exchange);
-      else if (request.method === 'HEAD') this.headMiss(path.name, res);
-      else this.miss(path.name, request, res, exchange).catch((error) => this.fail(request, res, error));
+      else if (request.method === 'HEAD') {
+        this.headMiss(path.name, res);
+        exchange.result = 'miss'; // answered from a running fill or the index, without a fill
+      } else
+        this.miss(path.name, request, res, exchange).catch((error) => {
+          // No answer was under way: the error's status says what the request came to.
+          if (!res.headersSent) exchange.result = undefined;
+          this.fail(request, res, error);
+        });
     } catch (error) {
       this.fail(request, res, error);
     }
@@ -95,6 +103,7 @@ export class DistfileController implements OnModuleInit {
     const started = performance.now();
     const socket = res.socket;
     const written = socket?.bytesWritten ?? 0;
+    const client = socket?.remoteAddress ?? ''; // gone once the socket is destroyed
     const exchange: Exchange = {
       id: this.traffic.nextId(),
       result: undefined,
@@ -115,7 +124,7 @@ export class DistfileController implements OnModuleInit {
         durationMs: performance.now() - started,
         result: exchange.result ?? (status === 404 ? 'not_found' : status >= 500 ? 'error' : 'refused'),
         source: exchange.source,
-        client: socket?.remoteAddress ?? '',
+        client,
         completed: res.writableFinished,
       });
     });
