@@ -198,7 +198,7 @@ describe('graceful shutdown (SIGTERM)', () => {
       upstream.add(name, body, { rate: 500_000 });
       const disk = new StuckDiskIo();
       const portcache = await startPortcache({ PORTCACHE_MIRRORS: upstream.url }, { diskIo: disk });
-        cleanup.push(() => portcache.close());
+      cleanup.push(() => portcache.close());
 
       const response = await request(distfileUrl(portcache.url, name));
       const { done } = reader(response.body as AsyncIterable<Buffer>);
