@@ -1,4 +1,5 @@
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream';
 import { Injectable, Logger, NotFoundException, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
@@ -14,7 +15,12 @@ import { DirectRange } from '../fills/direct-range.js';
 import { FillService } from '../fills/fill.service.js';
 import { RetryLater } from '../fills/fill-slots.js';
 import { requestContext } from '../logging/request-context.js';
-import { type BodySource, type RequestResult, Traffic } from '../metrics/traffic.service.js';
+import {
+  type BodySource,
+  type RequestRecord,
+  type RequestResult,
+  Traffic,
+} from '../metrics/traffic.service.js';
 import { CacheVerifier } from '../verification/cache-verifier.service.js';
 import { DISTFILES, parseDistfilePath } from './distfile-path.js';
 import { ifRangeHolds, notModified, parseRange } from './http-range.js';
@@ -59,11 +65,6 @@ export class DistfileController implements OnModuleInit {
 
   private handle(request: IncomingMessage, res: ServerResponse): void {
     const exchange = this.track(request, res);
-    // Lines logged while it is answered (fills it starts included) carry its id.
-    requestContext.run(exchange.id, () => this.answer(request, res, exchange));
-  }
-
-  private answer(request: IncomingMessage, res: ServerResponse, exchange: Exchange): void {
     try {
       if (request.method !== 'GET' && request.method !== 'HEAD') {
         res.writeHead(405, ['allow', 'GET, HEAD', 'content-length', '0']).end();
@@ -71,7 +72,7 @@ export class DistfileController implements OnModuleInit {
       }
       const path = parseDistfilePath(request.url ?? '');
       if (path.kind === 'layout') {
-        exchange.result = 'hit';
+        exchange.outcome = 'hit';
         res.writeHead(200, [
           'content-type',
           'text/plain; charset=utf-8',
@@ -86,13 +87,18 @@ export class DistfileController implements OnModuleInit {
       if (cached) this.sendCached(cached, request, res, exchange);
       else if (request.method === 'HEAD') {
         this.headMiss(path.name, res);
-        exchange.result = 'miss'; // answered from a running fill or the index, without a fill
-      } else
-        this.miss(path.name, request, res, exchange).catch((error) => {
-          // No answer was under way: the error's status says what the request came to.
-          if (!res.headersSent) exchange.result = undefined;
-          this.fail(request, res, error);
-        });
+        exchange.outcome = 'miss'; // answered from a running fill or the index, without a fill
+      } else {
+        // Lines logged while a miss is answered (the fill it starts included) carry its id; a
+        // hit logs nothing but its access line and skips the cost of a context.
+        requestContext.run(exchange.id, () =>
+          this.miss(path.name, request, res, exchange).catch((error) => {
+            // No answer was under way: the error's status says what the request came to.
+            if (!res.headersSent) exchange.outcome = undefined;
+            this.fail(request, res, error);
+          }),
+        );
+      }
     } catch (error) {
       this.fail(request, res, error);
     }
@@ -100,34 +106,10 @@ export class DistfileController implements OnModuleInit {
 
   /** What the request came to, told to Traffic once its response has ended or been cut. */
   private track(request: IncomingMessage, res: ServerResponse): Exchange {
-    const started = performance.now();
-    const socket = res.socket;
-    const written = socket?.bytesWritten ?? 0;
-    const client = socket?.remoteAddress ?? ''; // gone once the socket is destroyed
-    const exchange: Exchange = {
-      id: this.traffic.nextId(),
-      result: undefined,
-      source: 'none',
-      name: undefined,
-    };
-    res.once('close', () => {
-      const status = res.statusCode;
-      const url = request.url ?? '';
-      const query = url.indexOf('?');
-      this.traffic.record({
-        id: exchange.id,
-        method: request.method ?? '',
-        path: query < 0 ? url : url.slice(0, query),
-        name: exchange.name,
-        status,
-        bytes: (socket?.bytesWritten ?? written) - written,
-        durationMs: performance.now() - started,
-        result: exchange.result ?? (status === 404 ? 'not_found' : status >= 500 ? 'error' : 'refused'),
-        source: exchange.source,
-        client,
-        completed: res.writableFinished,
-      });
-    });
+    const exchange = new Exchange(this.traffic, request, res);
+    (res as TrackedResponse)[EXCHANGE] = exchange;
+    // One shared listener and one object per request: a hit allocates little (see Exchange).
+    res.on('close', onResponseClose);
     return exchange;
   }
 
@@ -145,7 +127,7 @@ export class DistfileController implements OnModuleInit {
     res: ServerResponse,
     exchange: Exchange,
   ): void {
-    exchange.result ??= 'hit';
+    exchange.outcome ??= 'hit';
     exchange.source = 'cache';
     this.access.touch(file.name);
     const headers = request.headers;
@@ -189,7 +171,7 @@ export class DistfileController implements OnModuleInit {
     // A file on disk not hashed yet (placed by hand) is verified and served, not fetched.
     const adopted = (await this.store.adoptIfPresent(name)) && this.verifier.cachedFile(name);
     if (adopted) return this.sendCached(adopted, request, res, exchange);
-    exchange.result = this.fills.isFilling(name) ? 'joined' : 'miss';
+    exchange.outcome = this.fills.isFilling(name) ? 'joined' : 'miss';
     const partial = await withDeadline(this.fills.join(name), this.config.stallTimeoutMs, name);
     // A file without bytes has no last byte to hold back: its answer waits for the verdict.
     if (partial.expectedSize === 0) await settled(partial);
@@ -259,12 +241,74 @@ export class DistfileController implements OnModuleInit {
   }
 }
 
-/** One request's bookkeeping while it is answered. */
-interface Exchange {
+const EXCHANGE = Symbol('exchange');
+
+type TrackedResponse = ServerResponse & { [EXCHANGE]?: Exchange };
+
+function onResponseClose(this: TrackedResponse): void {
+  this[EXCHANGE]?.close(this);
+  this[EXCHANGE] = undefined;
+}
+
+/**
+ * One request's bookkeeping while it is answered, and then its RequestRecord: the same object,
+ * so that a hit costs one allocation for it (with a 1 MiB young generation, objects that live
+ * across a request get promoted; fewer of them keep the old generation and RSS small).
+ */
+class Exchange implements RequestRecord {
   readonly id: string;
-  result: RequestResult | undefined;
-  source: BodySource;
-  name: string | undefined;
+  readonly method: string;
+  path = '';
+  name: string | undefined = undefined;
+  status = 0;
+  bytes = 0;
+  durationMs: number;
+  result: RequestResult = 'refused';
+  /** Set once the request came to something; until then its status decides. */
+  decided = false;
+  source: BodySource = 'none';
+  readonly client: string;
+  completed = false;
+  private readonly written: number;
+  /** res.socket is gone by the time the response closes. */
+  private readonly socket: Socket | null;
+
+  constructor(
+    private readonly traffic: Traffic,
+    private readonly request: IncomingMessage,
+    res: ServerResponse,
+  ) {
+    this.id = traffic.nextId();
+    this.method = request.method ?? '';
+    this.durationMs = performance.now();
+    const socket = res.socket;
+    this.socket = socket;
+    this.written = socket?.bytesWritten ?? 0;
+    this.client = socket?.remoteAddress ?? ''; // gone once the socket is destroyed
+  }
+
+  /** The request came to `result` (undefined: let the status decide). */
+  set outcome(result: RequestResult | undefined) {
+    this.decided = result !== undefined;
+    if (result) this.result = result;
+  }
+
+  get outcome(): RequestResult | undefined {
+    return this.decided ? this.result : undefined;
+  }
+
+  close(res: ServerResponse): void {
+    const url = this.request.url ?? '';
+    const query = url.indexOf('?');
+    this.path = query < 0 ? url : url.slice(0, query);
+    this.status = res.statusCode;
+    this.bytes = (this.socket?.bytesWritten ?? this.written) - this.written;
+    this.durationMs = performance.now() - this.durationMs;
+    if (!this.decided)
+      this.result = this.status === 404 ? 'not_found' : this.status >= 500 ? 'error' : 'refused';
+    this.completed = res.writableFinished;
+    this.traffic.record(this);
+  }
 }
 
 /** No client waits for a source longer than the stall timeout: it gets a 503 and comes back. */

@@ -296,13 +296,31 @@ export class Metrics {
         return refreshedAt === 0 ? undefined : Math.max(0, (Date.now() - refreshedAt) / 1000);
       },
     );
+    // Label children bound once: a hit costs two increments, no label hashing, no allocation.
+    const requestCounters = new Map<string, Map<string, Counter.Internal>>();
+    const bytesCounters = new Map<string, Counter.Internal>();
     traffic.onRequest((request) => {
       if (request.name === undefined) return;
-      this.requests.inc({
-        result: outcome(request),
-        method: METHODS.has(request.method) ? request.method : 'other',
-      });
-      if (request.source !== 'none') this.responseBytes.inc({ source: request.source }, request.bytes);
+      const result = outcome(request);
+      const method = METHODS.has(request.method) ? request.method : 'other';
+      let byMethod = requestCounters.get(result);
+      if (!byMethod) {
+        byMethod = new Map();
+        requestCounters.set(result, byMethod);
+      }
+      let counter = byMethod.get(method);
+      if (!counter) {
+        counter = this.requests.labels(result, method);
+        byMethod.set(method, counter);
+      }
+      counter.inc();
+      if (request.source === 'none') return;
+      let bytes = bytesCounters.get(request.source);
+      if (!bytes) {
+        bytes = this.responseBytes.labels(request.source);
+        bytesCounters.set(request.source, bytes);
+      }
+      bytes.inc(request.bytes);
     });
   }
 
