@@ -1,4 +1,3 @@
-import { statfs } from 'node:fs/promises';
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { CacheStore } from '../cache/cache-store.service.js';
 import { PortcacheConfig } from '../config/portcache-config.js';
@@ -60,8 +59,7 @@ export class StatsService implements OnModuleInit, OnModuleDestroy {
 
   private async disk(): Promise<{ totalBytes: number; freeBytes: number } | undefined> {
     try {
-      const stats = await statfs(this.config.cacheDir);
-      return { totalBytes: stats.blocks * stats.bsize, freeBytes: stats.bavail * stats.bsize };
+      return await this.store.space();
     } catch (error) {
       this.logger.warn(`statfs of ${this.config.cacheDir} failed: ${(error as Error).message}`);
       return undefined;

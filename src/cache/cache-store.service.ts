@@ -128,6 +128,12 @@ export class CacheStore implements OnModuleInit, OnModuleDestroy {
     return () => this.activityListeners.delete(listener);
   }
 
+  /** Size and free bytes (for unprivileged users) of the cache's filesystem; throws what statfs throws. */
+  async space(): Promise<{ totalBytes: number; freeBytes: number }> {
+    const stats = await fs.statfs(this.config.cacheDir);
+    return { totalBytes: stats.blocks * stats.bsize, freeBytes: stats.bavail * stats.bsize };
+  }
+
   /** Committed files and their bytes. */
   totals(): { files: number; bytes: number } {
     let bytes = 0;

@@ -1,4 +1,3 @@
-import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
@@ -197,8 +196,7 @@ export class JanitorScheduler implements OnApplicationBootstrap, OnApplicationSh
 
   private async disk(): Promise<{ totalBytes: number; freeBytes: number } | undefined> {
     try {
-      const stats = await statfs(this.config.cacheDir);
-      return { totalBytes: stats.blocks * stats.bsize, freeBytes: stats.bavail * stats.bsize };
+      return await this.store.space();
     } catch (error) {
       this.logger.warn(`statfs of ${this.config.cacheDir} failed: ${(error as Error).message}`);
       return undefined;
