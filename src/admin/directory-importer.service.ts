@@ -92,14 +92,7 @@ export class DirectoryImporter {
       bytes,
       unverified: options.unverified,
     });
-    let doneFiles = 0;
-    let doneBytes = 0;
-    const done = (result: FileResult) => {
-      tally.add(result);
-      doneFiles += 1;
-      doneBytes += result.size;
-      emit({ event: 'file', ...result, doneFiles, doneBytes });
-    };
+    const done = (result: FileResult) => emit({ event: 'file', ...result, ...tally.add(result) });
     for (const entry of skipped)
       done({ name: entry.name, outcome: 'skipped', size: 0, reason: entry.reason });
     if (!this.resolver.ready) {
@@ -109,8 +102,10 @@ export class DirectoryImporter {
     const buffer = allocateReadBuffer(CHUNK);
     for (const file of files) {
       if (options.signal.aborted) break;
-      const progress = (fileBytes: number) =>
+      const progress = (fileBytes: number) => {
+        const { doneFiles, doneBytes } = tally.progress;
         emit({ event: 'progress', name: file.name, fileBytes, doneFiles, doneBytes: doneBytes + fileBytes });
+      };
       done(await this.importOne(file, options, buffer, progress));
     }
     const summary = tally.result(performance.now() - started);

@@ -54,9 +54,14 @@ export class ImportTally {
     durationMs: 0,
   };
 
-  add(result: FileResult): void {
+  /** Bytes of the entries added so far. */
+  private doneBytes = 0;
+
+  /** Counts one entry; returns the progress so far (entries and their bytes). */
+  add(result: FileResult): { doneFiles: number; doneBytes: number } {
     const s = this.summary;
     s.entries += 1;
+    this.doneBytes += result.size;
     const reason = result.reason ?? 'no reason given';
     switch (result.outcome) {
       case 'imported':
@@ -80,6 +85,12 @@ export class ImportTally {
         if (s.failedFiles.length < MAX_LISTED) s.failedFiles.push({ name: result.name, reason });
         break;
     }
+    return this.progress;
+  }
+
+  /** Entries counted so far and their bytes. */
+  get progress(): { doneFiles: number; doneBytes: number } {
+    return { doneFiles: this.summary.entries, doneBytes: this.doneBytes };
   }
 
   result(durationMs: number): ImportSummary {

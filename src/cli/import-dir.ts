@@ -74,12 +74,8 @@ async function upload(
   const started = performance.now();
   const tally = new ImportTally();
   const buffer = allocateReadBuffer(1024 * 1024);
-  let doneFiles = 0;
-  let doneBytes = 0;
   const done = (result: FileResult) => {
-    tally.add(result);
-    doneFiles += 1;
-    doneBytes += result.size;
+    const { doneFiles, doneBytes } = tally.add(result);
     seen(result, doneFiles, doneBytes);
   };
   for (const entry of listing.skipped)
