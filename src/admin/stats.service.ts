@@ -1,4 +1,4 @@
-import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { CacheStore } from '../cache/cache-store.service.js';
 import { PortcacheConfig } from '../config/portcache-config.js';
 import { Traffic } from '../metrics/traffic.service.js';
@@ -18,7 +18,6 @@ export interface StatsReport {
 /** `GET /api/v1/stats`: every distfile request Traffic tells of, counted; the cache against its limits. */
 @Injectable()
 export class StatsService implements OnModuleInit, OnModuleDestroy {
-  private readonly logger = new Logger(StatsService.name);
   private readonly stats = new TrafficStats();
   private readonly startedAt = Date.now();
   private unsubscribe: (() => void) | undefined;
@@ -51,18 +50,9 @@ export class StatsService implements OnModuleInit, OnModuleDestroy {
         maxSizeBytes: this.config.maxSizeBytes,
         lowWatermark: this.config.lowWatermark,
         minFree: this.config.minFree,
-        disk: await this.disk(),
+        disk: await this.store.space(),
       }),
       note: SAVED_NOTE,
     };
-  }
-
-  private async disk(): Promise<{ totalBytes: number; freeBytes: number } | undefined> {
-    try {
-      return await this.store.space();
-    } catch (error) {
-      this.logger.warn(`statfs of ${this.config.cacheDir} failed: ${(error as Error).message}`);
-      return undefined;
-    }
   }
 }

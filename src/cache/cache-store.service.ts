@@ -128,10 +128,15 @@ export class CacheStore implements OnModuleInit, OnModuleDestroy {
     return () => this.activityListeners.delete(listener);
   }
 
-  /** Size and free bytes (for unprivileged users) of the cache's filesystem; throws what statfs throws. */
-  async space(): Promise<{ totalBytes: number; freeBytes: number }> {
-    const stats = await fs.statfs(this.config.cacheDir);
-    return { totalBytes: stats.blocks * stats.bsize, freeBytes: stats.bavail * stats.bsize };
+  /** Size and free bytes (for unprivileged users) of the cache's filesystem; undefined (warned) when statfs fails. */
+  async space(): Promise<{ totalBytes: number; freeBytes: number } | undefined> {
+    try {
+      const stats = await fs.statfs(this.config.cacheDir);
+      return { totalBytes: stats.blocks * stats.bsize, freeBytes: stats.bavail * stats.bsize };
+    } catch (error) {
+      this.logger.warn(`statfs of ${this.config.cacheDir} failed: ${(error as Error).message}`);
+      return undefined;
+    }
   }
 
   /** Committed files and their bytes. */

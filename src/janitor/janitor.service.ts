@@ -181,7 +181,7 @@ export class JanitorScheduler implements OnApplicationBootstrap, OnApplicationSh
         now,
         files,
         index,
-        disk: await this.disk(),
+        disk: await this.store.space(),
         limits: {
           maxSizeBytes: this.config.maxSizeBytes,
           lowWatermark: this.config.lowWatermark,
@@ -194,15 +194,6 @@ export class JanitorScheduler implements OnApplicationBootstrap, OnApplicationSh
     };
   }
 
-  private async disk(): Promise<{ totalBytes: number; freeBytes: number } | undefined> {
-    try {
-      return await this.store.space();
-    } catch (error) {
-      this.logger.warn(`statfs of ${this.config.cacheDir} failed: ${(error as Error).message}`);
-      return undefined;
-    }
-  }
-
   /**
    * The cache grows: below the free-space floor, a run starts now instead of at its time. Checks
    * come at most every FREE_SPACE_CHECK_MS while there is room, after every run while there is not.
@@ -213,7 +204,7 @@ export class JanitorScheduler implements OnApplicationBootstrap, OnApplicationSh
     this.grewDuringRun = this.running !== undefined;
     if (!minFree || this.running || now - this.lastFreeSpaceCheck < FREE_SPACE_CHECK_MS) return;
     this.lastFreeSpaceCheck = now;
-    void this.disk().then((disk) => {
+    void this.store.space().then((disk) => {
       if (!disk) return;
       const floor = 'bytes' in minFree ? minFree.bytes : minFree.fraction * disk.totalBytes;
       if (disk.freeBytes >= floor) return;
