@@ -7,6 +7,7 @@ import { DistfileModule } from './distfile/distfile.module.js';
 import { HealthModule } from './health/health.module.js';
 import { LoggingModule } from './logging/logging.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
+import { StatusModule } from './status/status.module.js';
 
 @Module({})
 export class AppModule {
@@ -21,6 +22,7 @@ export class AppModule {
         MetricsModule,
         DistfileModule,
         AdminModule,
+        StatusModule,
         HealthModule,
         LoggingModule,
       ],
