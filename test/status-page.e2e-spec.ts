@@ -17,6 +17,20 @@ import { waitForCommit, waitForFillAt } from './support/wait.js';
 // progress without a reload, a failing mirror, names shown as text, the search box, the page
 // without JavaScript and at phone width.
 
+// The browser's globals, as far as the functions run in the page use them (the project compiles
+// without lib "dom"); module-scoped, so nothing else sees them.
+interface PageElement {
+  textContent: string | null;
+  getAttribute(name: string): string | null;
+  style: { width: string };
+}
+declare const document: {
+  querySelector(selector: string): PageElement | null;
+  getElementById(id: string): PageElement | null;
+  scrollingElement: { scrollWidth: number } | null;
+};
+declare const window: { __sameDocument?: boolean; __pwned?: number };
+
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -39,7 +53,9 @@ const rowOf = (section: string, key: string) => `#${section} tr[data-key=${JSON.
 
 /** A bar's width as the browser has it now (0..100). */
 async function barWidth(page: Page, rowSelector: string): Promise<number> {
-  return page.$eval(`${rowSelector} .bar i`, (el) => Number.parseFloat((el as HTMLElement).style.width));
+  return page.$eval(`${rowSelector} .bar i`, (el) =>
+    Number.parseFloat((el as unknown as PageElement).style.width),
+  );
 }
 
 describe('status page in a browser', () => {
@@ -99,7 +115,7 @@ describe('status page in a browser', () => {
     try {
       await page.goto(`${running.url}/`);
       await page.evaluate(() => {
-        (window as unknown as { __sameDocument: boolean }).__sameDocument = true;
+        window.__sameDocument = true;
       });
       const row = rowOf('fills', name);
       await page.waitForSelector(row);
@@ -107,7 +123,7 @@ describe('status page in a browser', () => {
       expect(first).toBeLessThan(100);
       await page.waitForFunction(
         ([selector, before]) => {
-          const bar = document.querySelector(`${selector} .bar i`) as HTMLElement | null;
+          const bar = document.querySelector(`${selector} .bar i`) as PageElement | null;
           return bar !== null && Number.parseFloat(bar.style.width) > before + 10;
         },
         [row, first] as const,
@@ -128,9 +144,7 @@ describe('status page in a browser', () => {
       );
       expect(await barWidth(page, row)).toBe(100);
       // Still the page first loaded: it was updated, not reloaded.
-      expect(
-        await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument),
-      ).toBe(true);
+      expect(await page.evaluate(() => window.__sameDocument)).toBe(true);
 
       const deadRow = rowOf('mirrors', dead);
       await page.waitForFunction(
@@ -198,7 +212,7 @@ describe('status page in a browser', () => {
         'not in any Manifest of the indexed repositories',
       );
 
-      expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+      expect(await page.evaluate(() => window.__pwned)).toBeUndefined();
       expect(errors).toEqual([]);
     } finally {
       await page.close();
