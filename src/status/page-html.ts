@@ -24,9 +24,10 @@ function widthOf(value: unknown): string {
 }
 
 /** Element attributes: `cls` and plain ones; bindings are added by the helpers below. */
-type Attrs = Record<string, string | undefined>;
+export type Attrs = Record<string, string | undefined>;
 
-function attrs(extra: Attrs): string {
+/** Attributes as HTML; '' is a boolean attribute (`hidden`), undefined is left out. */
+export function attrs(extra: Attrs): string {
   return Object.entries(extra)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => (v === '' ? ` ${k}` : ` ${k}="${esc(v)}"`))

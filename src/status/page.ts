@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ExplainView } from './explain-view.js';
-import { bar, esc, list, segment, stateAttrs, table, text, visibility } from './page-html.js';
+import { attrs, bar, esc, list, segment, stateAttrs, table, text, visibility } from './page-html.js';
 import { PAGE_SCRIPT } from './page-script.js';
 import { PAGE_STYLE } from './page-style.js';
 import type { StatusView } from './status-view.js';
@@ -30,14 +30,7 @@ export const PAGE_CSP = [
 ].join('; ');
 
 const badge = (s: Scope, state: string, label: string, cls = 'badge') =>
-  `<span${attr({ class: cls, ...stateAttrs(s, state) })}>${text(s, label, 'span')}</span>`;
-
-function attr(a: Record<string, string | undefined>): string {
-  return Object.entries(a)
-    .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => ` ${k}="${esc(v)}"`)
-    .join('');
-}
+  `<span${attrs({ class: cls, ...stateAttrs(s, state) })}>${text(s, label, 'span')}</span>`;
 
 function kpi(v: StatusView, label: string, path: string, note: string | { path: string }): string {
   const sub = typeof note === 'string' ? `<small>${esc(note)}</small>` : text(v, note.path, 'small');
@@ -49,7 +42,7 @@ function section(id: string, title: string, body: string, aside = ''): string {
 }
 
 function empty(v: Scope, path: string, message: string): string {
-  return `<p${attr({ class: 'empty', ...visibility(v, 'show', path) })}>${esc(message)}</p>`;
+  return `<p${attrs({ class: 'empty', ...visibility(v, 'show', path) })}>${esc(message)}</p>`;
 }
 
 function fillsSection(v: StatusView): string {
@@ -82,7 +75,7 @@ function chart(v: StatusView, path: 'hourChart' | 'dayChart', title: string, fro
     'div',
     { class: 'chart', role: 'img', 'aria-label': title },
     (b, key) =>
-      `<div${attr({ class: 'col', title: String(b?.title ?? ''), 'data-t': 'title', ...key })}>` +
+      `<div${attrs({ class: 'col', title: String(b?.title ?? ''), 'data-t': 'title', ...key })}>` +
       `${segment(b, 'upstream', 'upstream')}${segment(b, 'fill', 'fill')}${segment(b, 'cache', 'cache')}</div>`,
   );
   return (
@@ -209,7 +202,7 @@ function explainSection(e: ExplainView): string {
     text(r, 'reason'),
   ]);
   return (
-    `<section${attr({ class: 'card', id: 'explain', 'aria-live': 'polite', ...visibility(e, 'show', 'shown') })}>` +
+    `<section${attrs({ class: 'card', id: 'explain', 'aria-live': 'polite', ...visibility(e, 'show', 'shown') })}>` +
     `<h2>${text(e, 'name', 'span', { class: 'name' })} ${badge(e, 'state', 'verdict')}</h2>` +
     dl([
       ['Cached', text(e, 'cache')],
@@ -234,7 +227,7 @@ export function renderPage(view: StatusView, explain: ExplainView, query: string
 <body data-api="${STATUS_API}">
 <header class="top" data-live>
 <h1>portcache <span class="muted">status</span></h1>
-<span${attr({ class: 'health', ...stateAttrs(v, 'health.state') })}>${text(v, 'health.text', 'b')} ${text(v, 'health.detail', 'span', { class: 'detail' })}</span>
+<span${attrs({ class: 'health', ...stateAttrs(v, 'health.state') })}>${text(v, 'health.text', 'b')} ${text(v, 'health.detail', 'span', { class: 'detail' })}</span>
 <span class="meta">${text(v, 'uptime')} · <span id="conn" data-state="idle">snapshot: reload to update</span></span>
 <form class="search" method="get" role="search"><input type="search" name="explain" value="${esc(query)}" placeholder="Explain a distfile: name" aria-label="Distfile name" autocomplete="off" spellcheck="false" maxlength="255" required><button type="submit">Explain</button></form>
 </header>
