@@ -282,6 +282,26 @@ export function head(url, agent) {
   });
 }
 
+/** Sum of the samples of a Prometheus counter on portcache's /metrics whose labels contain `labelPart`. */
+export async function portcacheCounter(pcPort, name, labelPart = '') {
+  const text = await new Promise((resolve, reject) => {
+    const req = http.get(`http://127.0.0.1:${pcPort}/metrics`, { agent: false, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c) => {
+        body += c;
+      });
+      res.on('end', () => resolve(body));
+    });
+    req.on('timeout', () => req.destroy(new Error('GET /metrics timed out')));
+    req.on('error', reject);
+  });
+  let total = 0;
+  for (const m of text.matchAll(new RegExp(`^${name}(\\{[^}]*\\})? ([\\d.e+]+)$`, 'gm'))) {
+    if ((m[1] ?? '').includes(labelPart)) total += Number(m[2]);
+  }
+  return total;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Test files.
 
@@ -320,7 +340,7 @@ export function writeTestFile(path, size) {
 const q = (path) => JSON.stringify(path);
 
 /** Top of an nginx.conf that keeps every path nginx writes inside `dir`. */
-function nginxPreamble(dir) {
+export function nginxPreamble(dir) {
   return `worker_processes 1;
 ${process.getuid?.() === 0 ? 'user root;' : ''}
 pid ${q(`${dir}/nginx.pid`)};
@@ -329,7 +349,7 @@ events { worker_connections 4096; }
 `;
 }
 
-function tempPaths(dir) {
+export function tempPaths(dir) {
   return ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
     .map((kind) => `  ${kind}_temp_path ${q(`${dir}/${kind}_temp`)};`)
     .join('\n');
@@ -354,8 +374,12 @@ ${tempPaths(dir)}
 `;
 }
 
-/** The rate-limited upstream mirror of items 3-5: flat layout under <root>/distfiles/, access log with byte counts. */
-export function upstreamNginxConf({ dir, port, root, rate, maxChunk }) {
+/**
+ * The rate-limited upstream mirror of items 3-5 and 9: flat layout under <root>/distfiles/, access
+ * log with byte counts. Files whose names start with `unthrottledPrefix` (item 8) are served
+ * without the rate limit, like a mirror on the LAN.
+ */
+export function upstreamNginxConf({ dir, port, root, rate, maxChunk, unthrottledPrefix = 'fastfill-' }) {
   return `${nginxPreamble(dir)}
 http {
   default_type application/octet-stream;
@@ -369,6 +393,7 @@ ${tempPaths(dir)}
   server {
     listen 127.0.0.1:${port};
     root ${q(root)};
+    location ^~ /distfiles/${unthrottledPrefix} { limit_rate 0; }
   }
 }
 `;
@@ -466,19 +491,31 @@ export function memoryOf(pid) {
 /**
  * The cheapest HTTP/1.1 GET Node can do, so that the client is not what limits a measurement:
  * a raw socket read into one reused 1 MiB buffer, body bytes counted (and optionally SHA-256'd)
- * up to Content-Length, nothing else allocated per chunk. Resolves with status, bytes, sha256 and
- * the times start, firstByte (first body byte) and end (performance.now()).
+ * up to Content-Length, nothing else allocated per chunk. Resolves with status, the header block
+ * (`head`, latin1), bytes, sha256 and the times start, firstByte (first body byte) and end
+ * (performance.now()).
+ *
+ * `headers` are added to the request (e.g. Range). `onHeaders(status, head)` runs once the
+ * header block is in, `onBody(chunk)` for every body chunk (a view into the reused buffer: copy
+ * what you keep). `stopAfter` drops the connection once that many body bytes have arrived, like a
+ * download that is interrupted; the result then has `stopped: true` and exactly `stopAfter` bytes
+ * (the chunk that crosses the limit is cut there).
  */
-export function rawGet(url, { hash = false, timeoutMs = 600_000 } = {}) {
+export function rawGet(
+  url,
+  { hash = false, timeoutMs = 600_000, headers = {}, onHeaders, onBody: consume, stopAfter } = {},
+) {
   const { hostname, port, pathname, search } = new URL(url);
   return new Promise((resolve, reject) => {
     const sha = hash ? createHash('sha256') : undefined;
     const start = performance.now();
     let firstByte;
     let header = Buffer.alloc(0);
+    let head;
     let status;
     let length;
     let bytes = 0;
+    let stopped = false;
     let settled = false;
     const finish = (error) => {
       if (settled) return;
@@ -486,19 +523,37 @@ export function rawGet(url, { hash = false, timeoutMs = 600_000 } = {}) {
       clearTimeout(timer);
       socket.destroy();
       if (error) reject(error);
-      else resolve({ status, bytes, sha256: sha?.digest('hex'), start, firstByte, end: performance.now() });
+      else
+        resolve({
+          status,
+          head,
+          bytes,
+          stopped,
+          sha256: sha?.digest('hex'),
+          start,
+          firstByte,
+          end: performance.now(),
+        });
     };
     const timer = setTimeout(
       () => finish(new Error(`GET ${url}: not complete after ${timeoutMs} ms (${bytes} body bytes)`)),
       timeoutMs,
     );
-    const onBody = (chunk) => {
-      if (chunk.length === 0) return;
+    const onBody = (received) => {
+      if (received.length === 0) return;
       firstByte ??= performance.now();
+      const chunk =
+        stopAfter !== undefined && bytes + received.length > stopAfter
+          ? received.subarray(0, stopAfter - bytes)
+          : received;
       bytes += chunk.length;
       sha?.update(chunk);
+      consume?.(chunk);
       if (bytes >= length) {
         finish(bytes === length ? undefined : new Error(`GET ${url}: more than Content-Length ${length}`));
+      } else if (stopAfter !== undefined && bytes >= stopAfter) {
+        stopped = true;
+        finish();
       }
     };
     const socket = net.connect({
@@ -518,21 +573,32 @@ export function rawGet(url, { hash = false, timeoutMs = 600_000 } = {}) {
             if (header.length > 64 * KiB) finish(new Error(`GET ${url}: no end of headers`));
             return;
           }
-          const text = header.subarray(0, end).toString('latin1');
-          status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1]);
-          length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(text)?.[1]);
+          head = header.subarray(0, end).toString('latin1');
+          status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1]);
+          length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1]);
           const rest = header.subarray(end + 4);
           header = undefined;
-          if (!Number.isFinite(length))
+          if (!Number.isFinite(length)) {
             finish(new Error(`GET ${url}: HTTP ${status} without Content-Length`));
-          else if (length === 0) finish();
+            return;
+          }
+          try {
+            onHeaders?.(status, head);
+          } catch (error) {
+            finish(error);
+            return;
+          }
+          if (length === 0) finish();
           else onBody(rest);
         },
       },
     });
+    const extra = Object.entries(headers)
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('');
     socket.on('connect', () =>
       socket.write(
-        `GET ${pathname}${search} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nConnection: close\r\n\r\n`,
+        `GET ${pathname}${search} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n${extra}Connection: close\r\n\r\n`,
       ),
     );
     socket.on('error', (error) =>

@@ -7,13 +7,22 @@ const cell = (text) => {
   return flat.length > 300 ? `${flat.slice(0, 300)}…` : flat;
 };
 
+// A row without a must (or without a target) is judged by what it has; one with neither only informs.
+function verdictText(row) {
+  if (row.result === 'error') return 'FAIL';
+  if (row.must === '–') return row.target === '–' ? '–' : row.targetMet ? 'target met' : 'target missed';
+  if (!row.pass) return 'FAIL';
+  if (row.target === '–') return 'PASS';
+  return row.targetMet ? 'PASS (target met)' : 'PASS (target missed)';
+}
+
 export function renderTable(rows) {
   const lines = [
     '| # | Measurement | portcache | reference | Result | Must | Target | Verdict |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const row of rows) {
-    const verdict = row.pass ? (row.targetMet ? 'PASS (target met)' : 'PASS (target missed)') : 'FAIL';
+    const verdict = verdictText(row);
     const note = row.note ? ` (${row.note})` : '';
     lines.push(
       `| ${[

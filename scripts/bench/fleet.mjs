@@ -1,0 +1,245 @@
+// Item 9 of scripts/bench.mjs: a fleet replay. Many clients fetch the same set of distfiles, each
+// in its own order and one after another, some downloads interrupted and resumed; two thirds of
+// the files are uncached at the start and come from the rate-limited upstream. The same plan runs
+// against portcache and against the nginx proxy_cache, each side with its own file names (same
+// sizes, same contents' sizes, same order) so that neither warms the other.
+
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import {
+  blake2bPrefix,
+  log,
+  portcacheCounter,
+  rawGet,
+  round,
+  sleep,
+  waitUntil,
+  writeTestFile,
+} from './lib.mjs';
+import { parseProxyCacheLog, proxyCacheFile } from './proxy-cache-nginx.mjs';
+
+/** A small seeded PRNG (mulberry32): the same seed gives the same plan on every run. */
+function random(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function shuffled(n, rand) {
+  const a = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}
+
+/**
+ * The replay: file sizes log-uniform in [minBytes, maxBytes]; a third of the files cached at the
+ * start; per client a random order and, for exactly `resumeShare` of its downloads, the byte
+ * (uniform in the body) after which the connection is dropped.
+ */
+export function fleetPlan({
+  clients,
+  files,
+  minBytes,
+  maxBytes,
+  seed,
+  cachedShare = 1 / 3,
+  resumeShare = 0.1,
+}) {
+  const rand = random(seed);
+  const [lo, hi] = [Math.log(minBytes), Math.log(maxBytes)];
+  const sizes = Array.from({ length: files }, () => Math.round(Math.exp(lo + rand() * (hi - lo))));
+  const cachedSet = new Set(shuffled(files, rand).slice(0, Math.round(files * cachedShare)));
+  const plans = Array.from({ length: clients }, (_, id) => {
+    const order = shuffled(files, rand);
+    const resumed = new Set(shuffled(files, rand).slice(0, Math.round(files * resumeShare)));
+    return {
+      id,
+      downloads: order.map((index, position) => ({
+        index,
+        abortAt: resumed.has(position) ? 1 + Math.floor(rand() * (sizes[index] - 1)) : undefined,
+      })),
+    };
+  });
+  return { seed, sizes, cached: sizes.map((_, i) => cachedSet.has(i)), clients: plans };
+}
+
+/**
+ * Writes both sides' files to the upstream. portcache's cached third also goes into its cache
+ * directory as items 1-2 place theirs (returned as `preplaced`, to wait for their adoption); the
+ * proxy cache's cached third is fetched through it once before its run (itemFleet).
+ */
+export function writeFleetFiles(plan, { upstreamDistfiles, cacheDir }) {
+  const side = (tag) =>
+    plan.sizes.map((size, i) => {
+      const name = `fleet-${tag}-${String(i).padStart(3, '0')}.tar.xz`;
+      return { index: i, name, size, sha256: writeTestFile(join(upstreamDistfiles, name), size) };
+    });
+  const portcache = side('pc');
+  const nginx = side('ng');
+  const preplaced = portcache
+    .filter((f) => plan.cached[f.index])
+    .map((f) => {
+      const prefix = blake2bPrefix(f.name);
+      mkdirSync(join(cacheDir, prefix), { recursive: true });
+      copyFileSync(join(upstreamDistfiles, f.name), join(cacheDir, prefix, f.name));
+      return { ...f, prefix };
+    });
+  return { portcache, nginx, preplaced };
+}
+
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const percentile = (xs, p) => [...xs].sort((a, b) => a - b)[Math.max(0, Math.ceil(p * xs.length) - 1)];
+
+/** Runs the plan against one server; returns per-download results (epoch ms) and the agreed start. */
+async function replay(plan, files, base, threads, timeoutMs) {
+  const clients = plan.clients.map(({ id, downloads }) => ({
+    id,
+    files: downloads.map(({ index, abortAt }) => ({ ...files[index], abortAt })),
+  }));
+  const shares = Array.from({ length: Math.min(threads, clients.length) }, () => []);
+  for (const [i, client] of clients.entries()) shares[i % shares.length].push(client);
+  const startAtEpochMs = performance.timeOrigin + performance.now() + 300;
+  const results = await Promise.all(
+    shares.map(
+      (share) =>
+        new Promise((resolve, reject) => {
+          const worker = new Worker(new URL('./fleet-worker.mjs', import.meta.url), {
+            workerData: { base, clients: share, startAtEpochMs, timeoutMs },
+          });
+          let result;
+          worker.once('message', (message) => {
+            result = message;
+          });
+          worker.once('error', reject);
+          worker.once('exit', (code) =>
+            result ? resolve(result) : reject(new Error(`fleet worker exited with ${code} and no result`)),
+          );
+        }),
+    ),
+  );
+  return { startAtEpochMs, results: results.flat() };
+}
+
+/**
+ * Runs the item: portcache's side, then the proxy cache's. `rss` is { setPhase, peak } of the
+ * bench's RSS sampler, so that portcache's peak during its side is known.
+ */
+export async function itemFleet({ plan, files, pcBase, ncBase, pcPort, nc, upAccessLog, threads, rss }) {
+  const timeoutMs = 300_000;
+  const uncached = (sideFiles) => sideFiles.filter((f) => !plan.cached[f.index]);
+  const uniqueBytes = uncached(files.portcache).reduce((sum, f) => sum + f.size, 0);
+
+  const runSide = async (side, base, sideFiles) => {
+    spawnSync('sync', [], { timeout: 120_000 });
+    rss.setPhase(`fleet: ${side}`);
+    const { startAtEpochMs, results } = await replay(plan, sideFiles, base, threads, timeoutMs);
+    rss.setPhase('fleet');
+    const seconds = results.filter((r) => r.ok).map((r) => (r.end - r.start) / 1000);
+    const wrong = results.filter((r) => !r.right);
+    const resumed = results.filter((r) => r.resumed && r.ok);
+
+    // nginx logs a request when it is done: wait (bounded) until every uncached file has an entry.
+    const names = new Set(sideFiles.map((f) => `/distfiles/${f.name}`));
+    const timed = () => upAccessLog().filter((e) => names.has(e.uri) && e.msec * 1000 >= startAtEpochMs);
+    await waitUntil(
+      `the upstream access log entries of ${side}'s files`,
+      () => {
+        const seen = new Set(timed().map((e) => e.uri));
+        return uncached(sideFiles).every((f) => seen.has(`/distfiles/${f.name}`));
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    ).catch((error) => log(error.message));
+    await sleep(500);
+    const upstream = timed();
+    const upstreamBytes = upstream.reduce((sum, e) => sum + e.bodyBytes, 0);
+    const stats = {
+      wallSeconds: (Math.max(...results.map((r) => r.end)) - startAtEpochMs) / 1000,
+      downloads: results.length,
+      meanSeconds: mean(seconds),
+      p95Seconds: percentile(seconds, 0.95),
+      maxSeconds: Math.max(...seconds),
+      rightBodies: results.length - wrong.length,
+      wrongBodies: wrong.slice(0, 10).map((r) => r.error),
+      resumes: resumed.length,
+      resumesAnswered200: resumed.filter((r) => r.restarted).length,
+      upstreamRequests: upstream.length,
+      upstreamBytes,
+      upstreamRatio: upstreamBytes / uniqueBytes,
+    };
+    log(
+      `${side}: wall ${round(stats.wallSeconds, 2)} s, mean ${round(stats.meanSeconds, 3)} s, ` +
+        `p95 ${round(stats.p95Seconds, 3)} s per download, ${stats.rightBodies}/${stats.downloads} bodies right, ` +
+        `upstream ${round(stats.upstreamRatio, 3)}× the unique bytes in ${upstream.length} requests`,
+    );
+    return stats;
+  };
+
+  // portcache: its cached third was placed before it started.
+  const committedBefore = await portcacheCounter(pcPort, 'portcache_fills_total', 'result="committed"');
+  const portcache = await runSide('portcache', pcBase, files.portcache);
+  portcache.peakSampledRssMB = round(rss.peak('fleet: portcache') / 1e6, 1);
+  // Its fills' disk work must not land in nginx's run.
+  await waitUntil(
+    'portcache to commit the fleet files',
+    async () =>
+      (await portcacheCounter(pcPort, 'portcache_fills_total', 'result="committed"')) >=
+      committedBefore + uncached(files.portcache).length,
+    { timeoutMs: 60_000, intervalMs: 100 },
+  ).catch((error) => log(error.message));
+
+  // nginx: one request for each file of its cached third, then wait until each is in its cache.
+  const warm = files.nginx.filter((f) => plan.cached[f.index]);
+  for (let i = 0; i < warm.length; i += 10) {
+    await Promise.all(
+      warm.slice(i, i + 10).map(async (f) => {
+        const r = await rawGet(`${ncBase}/${f.name}`, { hash: true, timeoutMs });
+        if (r.status !== 200 || r.sha256 !== f.sha256)
+          throw new Error(`warming ${f.name}: HTTP ${r.status}, wrong body`);
+      }),
+    );
+  }
+  await waitUntil(
+    'nginx to cache the warmed files',
+    () => warm.every((f) => statSync(proxyCacheFile(nc, f.name), { throwIfNoEntry: false })?.size > f.size),
+    { timeoutMs: 30_000 },
+  );
+  const ncLogStart = Date.now();
+  const nginx = await runSide('nginx', ncBase, files.nginx);
+  const cacheStatus = {};
+  for (const e of parseProxyCacheLog(readFileSync(join(nc.dir, 'access.log'), 'utf8'))) {
+    if (e.msec * 1000 >= ncLogStart && e.uri.startsWith('/distfiles/fleet-ng-')) {
+      cacheStatus[e.cacheStatus] = (cacheStatus[e.cacheStatus] ?? 0) + 1;
+    }
+  }
+  nginx.cacheStatus = cacheStatus;
+
+  return {
+    seed: plan.seed,
+    clients: plan.clients.length,
+    files: plan.sizes.length,
+    fileBytes: {
+      min: Math.min(...plan.sizes),
+      max: Math.max(...plan.sizes),
+      total: plan.sizes.reduce((a, b) => a + b, 0),
+    },
+    uncachedFiles: uncached(files.portcache).length,
+    uniqueBytes,
+    resumesPlanned: plan.clients.reduce(
+      (n, c) => n + c.downloads.filter((d) => d.abortAt !== undefined).length,
+      0,
+    ),
+    portcache,
+    nginx,
+    meanRatio: portcache.meanSeconds / nginx.meanSeconds,
+  };
+}
