@@ -4,13 +4,19 @@ import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { StatsService } from '../src/admin/stats.service.js';
+import type { TrafficStats } from '../src/admin/traffic-stats.js';
+import { JanitorScheduler } from '../src/janitor/janitor.service.js';
+import type { RequestRecord } from '../src/metrics/traffic.service.js';
 import { SrcUriResolver } from '../src/repository/src-uri-resolver.service.js';
 import { writeRepo } from '../src/repository/testing/fixture-repos.js';
+import { TrafficHistory } from '../src/status/traffic-history.js';
 import { GatedUpstream } from './support/gated-upstream.js';
 import { fetchDistfile } from './support/http-client.js';
 import { type RunningPortcache, startPortcache } from './support/portcache.js';
 import { distLine } from './support/strict-http.js';
 import { TestBed } from './support/test-bed.js';
+import { sleep } from './support/upstream-server.js';
 import { waitForCommit, waitForFillAt } from './support/wait.js';
 
 // The status page in a real browser (Debian's Chromium, driven by playwright-core): live
@@ -31,6 +37,8 @@ declare const document: {
 };
 declare const window: { __sameDocument?: boolean; __pwned?: number };
 
+/** Set to a path to write the README's screenshot there (a populated page, 1280 px wide). */
+const SCREENSHOT = process.env.PORTCACHE_STATUS_SCREENSHOT;
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -84,16 +92,27 @@ describe('status page in a browser', () => {
   });
 
   /** portcache with a dead mirror asked first, the gated one second, and a repository that knows KNOWN. */
-  async function start(files: Record<string, Buffer>, pace?: Parameters<GatedUpstream['add']>[2]) {
+  async function start(
+    files: Record<string, Buffer>,
+    pace?: Parameters<GatedUpstream['add']>[2],
+    /** More packages: `cat/pf` → [distfile, its bytes, SRC_URI]. */
+    packages: Record<string, [string, Buffer, string?]> = {},
+  ) {
     gated = await GatedUpstream.start();
     for (const [name, body] of Object.entries(files))
       gated.add(name, body, name === KNOWN ? undefined : pace);
     const known = files[KNOWN] ?? randomBytes(4 * KiB);
-    const repo = await writeRepo(join(await bed.tempDir(), 'gentoo'), {
-      name: 'gentoo',
-      entries: { 'app-misc/known-2.4.1': `EAPI=8\nSRC_URI=mirror://gentoo/${KNOWN}\n` },
-      manifests: { 'app-misc/known': distLine(KNOWN, known) },
-    });
+    const entries: Record<string, string> = {};
+    const manifests: Record<string, string> = {};
+    for (const [cpf, [name, body, uri]] of Object.entries({
+      'app-misc/known-2.4.1': [KNOWN, known] as [string, Buffer, string?],
+      ...packages,
+    })) {
+      entries[cpf] = `EAPI=8\nSRC_URI=${uri ?? `mirror://gentoo/${name}`}\n`;
+      const cpn = cpf.replace(/-[0-9][^/]*$/, '');
+      manifests[cpn] = (manifests[cpn] ?? '') + distLine(name, body);
+    }
+    const repo = await writeRepo(join(await bed.tempDir(), 'gentoo'), { name: 'gentoo', entries, manifests });
     const dead = `http://127.0.0.1:${await deadPort()}`;
     portcache = await startPortcache({
       PORTCACHE_MIRRORS: `${dead} ${gated.url}`,
@@ -292,6 +311,103 @@ describe('status page in a browser', () => {
       const response = await request(`${running.url}${path}`, { signal: AbortSignal.timeout(5000) });
       expect(response.statusCode, path).toBe(200);
       await response.body.dump();
+    }
+  });
+
+  // Not a check: the README's picture, made on demand (PORTCACHE_STATUS_SCREENSHOT=docs/status-page.png).
+  it.runIf(SCREENSHOT)('writes a screenshot of a busy page', { timeout: 120_000 }, async () => {
+    const cached: Record<string, [string, number]> = {
+      'sys-kernel/vanilla-sources-6.12': ['linux-6.12.tar.xz', 3 * MiB],
+      'sys-devel/gcc-14.2.0': ['gcc-14.2.0.tar.xz', 2 * MiB],
+      'dev-lang/rust-1.83.0': ['rustc-1.83.0-src.tar.xz', 2 * MiB],
+      'dev-lang/python-3.13.1': ['Python-3.13.1.tar.xz', MiB],
+      'dev-libs/openssl-3.3.2': ['openssl-3.3.2.tar.gz', 512 * KiB],
+    };
+    const running: Record<string, [string, number]> = {
+      'www-client/firefox-128.5.0': ['firefox-128.5.0esr.source.tar.xz', 24 * MiB],
+      'llvm-core/llvm-19.1.5': ['llvm-project-19.1.5.src.tar.xz', 16 * MiB],
+    };
+    const packages: Record<string, [string, Buffer, string?]> = {};
+    const files: Record<string, Buffer> = { [KNOWN]: randomBytes(64 * KiB) };
+    for (const [cpf, [name, size]] of Object.entries({ ...cached, ...running })) {
+      files[name] = randomBytes(size);
+      packages[cpf] = [name, files[name]];
+    }
+    // One file only its SRC_URI host has.
+    const host = await bed.upstream('flat');
+    const ninja = randomBytes(256 * KiB);
+    host.add('ninja-1.12.1.tar.gz', ninja);
+    packages['dev-build/ninja-1.12.1'] = [
+      'ninja-1.12.1.tar.gz',
+      ninja,
+      `${host.url}/distfiles/ninja-1.12.1.tar.gz`,
+    ];
+    const { running: app } = await start(
+      files,
+      { bytesPerSecond: 3 * MiB, pauseAt: 6 * MiB, pauseMs: 60_000 },
+      packages,
+    );
+    const names = (set: Record<string, [string, number]>) => Object.values(set).map(([name]) => name);
+    for (const name of [...names(cached), 'ninja-1.12.1.tar.gz']) {
+      expect((await fetchDistfile(`${app.url}/distfiles/${name}`)).error).toBeUndefined();
+      await waitForCommit(app, name);
+    }
+    for (const name of [
+      'linux-6.12.tar.xz',
+      'linux-6.12.tar.xz',
+      'gcc-14.2.0.tar.xz',
+      'Python-3.13.1.tar.xz',
+    ])
+      await fetchDistfile(`${app.url}/distfiles/${name}`);
+    // A day of traffic before this one, busier in working hours and mostly hits, in the history
+    // and the statistics alike (the page's 24 h figures are the statistics').
+    const history = app.app.get(TrafficHistory);
+    const stats = (app.app.get(StatsService, { strict: false }) as unknown as { stats: TrafficStats }).stats;
+    const now = Date.now();
+    const base = { id: 'x', method: 'GET', status: 200, durationMs: 1, client: '', completed: true };
+    const popular = [...names(cached), 'ninja-1.12.1.tar.gz'];
+    for (let minute = 24 * 60 - 1; minute > 2; minute--) {
+      const at = now - minute * 60_000;
+      const hour = new Date(at).getHours();
+      const load = (0.25 + Math.max(0, Math.sin(((hour - 6) / 24) * 2 * Math.PI))) * (0.5 + Math.random());
+      const record = (result: RequestRecord['result'], source: RequestRecord['source'], bytes: number) => {
+        const name = popular[Math.floor(Math.random() ** 2 * popular.length)];
+        const request = {
+          ...base,
+          path: `/distfiles/${name}`,
+          name,
+          result,
+          source,
+          bytes: Math.round(bytes),
+        };
+        history.add(request, at);
+        stats.add(request, at);
+      };
+      record('hit', 'cache', load * 40 * MiB);
+      if (Math.random() < 0.3) record('miss', 'fill', load * 25 * MiB * Math.random());
+      if (Math.random() < 0.05) record('hit', 'upstream', load * 8 * MiB);
+    }
+    await app.app.get(JanitorScheduler).run();
+    const downloads = names(running).map((name) => fetchDistfile(`${app.url}/distfiles/${name}`));
+    for (const name of names(running)) await waitForFillAt(app, name, 4 * MiB, 20_000);
+    // A second client reading the first download.
+    const joined = fetchDistfile(`${app.url}/distfiles/firefox-128.5.0esr.source.tar.xz`);
+
+    const context = await browser.newContext({
+      viewport: { width: 1280, height: 900 },
+      colorScheme: 'light',
+    });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${app.url}/?explain=${encodeURIComponent('linux-6.12.tar.xz')}`);
+      await page.waitForFunction(() => document.getElementById('conn')?.textContent === 'live');
+      await sleep(1500);
+      await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    } finally {
+      await context.close();
+      await gated?.stop();
+      gated = undefined;
+      await Promise.allSettled([...downloads, joined]);
     }
   });
 });

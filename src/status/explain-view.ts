@@ -81,7 +81,7 @@ export function explainView(e: Explanation): ExplainView {
     size: 'size' in index && typeof index.size === 'number' ? formatBytes(index.size) : '—',
     packages:
       packages.length > 0 ? packages.slice(0, 10).join(', ') + (packages.length > 10 ? ', …' : '') : '—',
-    refusal: e.refusal ?? '',
+    refusal: e.refusal ?? 'no',
     sources: e.sources.map((s, i) => ({
       key: String(i),
       where: s.kind === 'mirrors' ? `mirrors: ${s.mirrors?.join(', ') || 'none configured'}` : (s.url ?? '—'),

@@ -42,9 +42,8 @@ main{padding:16px 20px;display:grid;gap:16px;max-width:1500px;margin:0 auto}
 table.rows{width:100%;border-collapse:collapse}
 .rows th{text-align:left;font-size:12px;font-weight:600;color:var(--muted);padding:4px 8px;border-bottom:1px solid var(--line);white-space:nowrap}
 .rows td{padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:top}
-.rows tbody:empty{display:none}
 .rows tr:last-child td{border-bottom:0}
-table.rows:has(tbody:empty) thead{display:none}
+table.rows:not(:has(tbody>tr)){display:none}
 .name,.url,.problem{overflow-wrap:anywhere;word-break:break-word}
 .name{font-weight:500}
 .url{font:12.5px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
