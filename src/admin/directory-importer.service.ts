@@ -10,9 +10,8 @@ import {
   Logger,
   NotFoundException,
 } from '@nestjs/common';
-import { allocateReadBuffer } from '../cache/buffer-pool.js';
 import { CacheStore } from '../cache/cache-store.service.js';
-import { hashFile } from '../cache/stored-meta.js';
+import { HashThreads } from '../cache/hash-threads.js';
 import { validateDistfileName } from '../distfile/distfile-name.js';
 import { FillService, ImportBroken, ImportMismatch } from '../fills/fill.service.js';
 import { ImportUnverified, sameDigests } from '../fills/import-outcome.js';
@@ -47,6 +46,7 @@ export class DirectoryImporter {
     private readonly fills: FillService,
     private readonly store: CacheStore,
     private readonly resolver: SrcUriResolver,
+    private readonly hashes: HashThreads,
   ) {}
 
   /**
@@ -99,14 +99,13 @@ export class DirectoryImporter {
       emit({ event: 'waiting', message: 'waiting for the repository index to be built' });
       await Promise.race([this.resolver.whenReady(), aborted(options.signal)]);
     }
-    const buffer = allocateReadBuffer(CHUNK);
     for (const file of files) {
       if (options.signal.aborted) break;
       const progress = (fileBytes: number) => {
         const { doneFiles, doneBytes } = tally.progress;
         emit({ event: 'progress', name: file.name, fileBytes, doneFiles, doneBytes: doneBytes + fileBytes });
       };
-      done(await this.importOne(file, options, buffer, progress));
+      done(await this.importOne(file, options, progress));
     }
     const summary = tally.result(performance.now() - started);
     const cut = options.signal.aborted ? ' (cancelled: the client went away)' : '';
@@ -120,7 +119,6 @@ export class DirectoryImporter {
   private async importOne(
     file: ListedFile,
     options: { unverified: boolean; signal: AbortSignal },
-    buffer: Buffer,
     progress: (bytes: number) => void,
   ): Promise<FileResult> {
     const { name, size } = file;
@@ -135,7 +133,7 @@ export class DirectoryImporter {
       return { name, size, outcome: 'skipped', reason: entry ? SKIP_NO_DIGEST : SKIP_UNKNOWN };
     try {
       const cached = this.store.get(name);
-      if (cached?.size === size && sameDigests(cached.digests, await hashFile(file.path, buffer)))
+      if (cached?.size === size && sameDigests(cached.digests, await this.hashes.hashFile(file.path)))
         return { name, size, outcome: 'already-cached', fetchRestricted };
       const result = await this.fills.import(name, this.readWithProgress(file, options.signal, progress), {
         unverified: options.unverified,

@@ -5,14 +5,14 @@ import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@ne
 import { blake2bPrefix } from '../common/layout.js';
 import { PortcacheConfig } from '../config/portcache-config.js';
 import { AccessTracker } from './access-tracker.service.js';
-import { allocateReadBuffer } from './buffer-pool.js';
 import type { Digests } from './digests.js';
 import { DiskIo } from './disk-io.js';
 import type { FileSource } from './file-source.js';
+import { HashThreads } from './hash-threads.js';
 import { OpenFiles } from './open-files.js';
 import { PartialFile } from './partial-file.js';
 import { moveToQuarantine, sweepQuarantine } from './quarantine.js';
-import { fsyncDir, hashFile, identityOf, metaOf, readMeta, sameFile } from './stored-meta.js';
+import { fsyncDir, identityOf, metaOf, readMeta, sameFile } from './stored-meta.js';
 
 /** A committed distfile. Everything a hit needs is here: no stat, no hashing per request. */
 export interface CachedFile {
@@ -29,8 +29,6 @@ export interface CachedFile {
 
 /** Descriptors of committed files kept open (nginx's open_file_cache max in the benchmark: 10000). */
 const OPEN_FILES = 4096;
-/** Adoption reads files in pieces of this size into one buffer. */
-const HASH_CHUNK = 1024 * 1024;
 
 /**
  * The cache directory. Committed files live at `<dir>/<xx>/<name>` (xx = BLAKE2b(name)[0:2],
@@ -59,6 +57,7 @@ export class CacheStore implements OnModuleInit, OnModuleDestroy {
     private readonly config: PortcacheConfig,
     private readonly io: DiskIo,
     private readonly access: AccessTracker,
+    private readonly hashThreads: HashThreads,
   ) {
     this.tmpDir = join(config.cacheDir, '.portcache', 'tmp');
     this.metaDir = join(config.cacheDir, '.portcache', 'meta');
@@ -115,7 +114,8 @@ export class CacheStore implements OnModuleInit, OnModuleDestroy {
     this.notifyActivity();
     try {
       const handle = await fs.open(tmpPath, 'wx+', 0o644);
-      return new PartialFile(name, tmpPath, handle, this.io, this.config.stallTimeoutMs);
+      const digester = this.hashThreads.open(tmpPath);
+      return new PartialFile(name, tmpPath, handle, this.io, this.config.stallTimeoutMs, digester);
     } catch (error) {
       this.liveTemporaries.delete(tmpPath);
       throw error;
@@ -348,7 +348,7 @@ export class CacheStore implements OnModuleInit, OnModuleDestroy {
     const path = join(this.config.cacheDir, blake2bPrefix(name), name);
     const stat = await fs.stat(path).catch(() => undefined);
     if (!stat?.isFile()) return false;
-    const adopted = await this.adoptOne(name, path, allocateReadBuffer(HASH_CHUNK));
+    const adopted = await this.adoptOne(name, path);
     if (adopted) this.logger.log(`${name}: requested while not yet hashed; hashed and adopted ${path}`);
     return adopted;
   }
@@ -359,8 +359,7 @@ export class CacheStore implements OnModuleInit, OnModuleDestroy {
    */
   private async adopt(files: Array<{ name: string; path: string }>): Promise<void> {
     this.logger.log(`hashing ${files.length} file(s) without trustworthy recorded digests`);
-    const buffer = allocateReadBuffer(HASH_CHUNK);
-    for (const { name, path } of files) await this.adoptOne(name, path, buffer);
+    for (const { name, path } of files) await this.adoptOne(name, path);
   }
 
   /**
@@ -368,13 +367,13 @@ export class CacheStore implements OnModuleInit, OnModuleDestroy {
    * recorded only if the file hashed is still the one there (a fill may have committed that
    * name meanwhile). True when `name` is cached afterwards.
    */
-  private adoptOne(name: string, path: string, buffer: Buffer): Promise<boolean> {
+  private adoptOne(name: string, path: string): Promise<boolean> {
     const running = this.adopting.get(name);
     if (running) return running;
     const release = this.claim(name);
     // Being written: the writer's commit records it.
     if (!release) return Promise.resolve(this.files.has(name));
-    const adoption = this.hashAndRecord(name, path, buffer).finally(() => {
+    const adoption = this.hashAndRecord(name, path).finally(() => {
       this.adopting.delete(name);
       release();
     });
@@ -382,11 +381,11 @@ export class CacheStore implements OnModuleInit, OnModuleDestroy {
     return adoption;
   }
 
-  private async hashAndRecord(name: string, path: string, buffer: Buffer): Promise<boolean> {
+  private async hashAndRecord(name: string, path: string): Promise<boolean> {
     try {
       if (this.files.has(name)) return true;
       const before = await identityOf(path);
-      const digests = await hashFile(path, buffer);
+      const digests = await this.hashThreads.hashFile(path);
       const after = await identityOf(path);
       if (!sameFile(before, after) || after.size !== digests.size) {
         this.logger.warn(

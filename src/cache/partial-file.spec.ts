@@ -2,13 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DigestAccumulator } from './digests.js';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NodeDiskIo } from './disk-io.js';
 import type { FileSource } from './file-source.js';
+import { HashThreads } from './hash-threads.js';
 import { PartialFile } from './partial-file.js';
 
 const MiB = 1024 * 1024;
+const hashes = new HashThreads(2);
+afterAll(() => hashes.close());
+
+async function partialAt(name: string, path: string, stallMs: number): Promise<PartialFile> {
+  return new PartialFile(name, path, await open(path, 'wx+'), new NodeDiskIo(), stallMs, hashes.open(path));
+}
 
 function read(source: FileSource, position: number, end: number, buffer = Buffer.alloc(64 * 1024)) {
   return new Promise<readonly Buffer[]>((resolve, reject) =>
@@ -22,7 +28,7 @@ describe('PartialFile readers', () => {
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'portcache-partial-'));
     const path = join(dir, 'x.part');
-    partial = new PartialFile('x.tar.gz', path, await open(path, 'wx+'), new NodeDiskIo(), 200);
+    partial = await partialAt('x.tar.gz', path, 200);
   });
   afterEach(async () => {
     await partial.handle.close().catch(() => undefined);
@@ -46,7 +52,7 @@ describe('PartialFile readers', () => {
 
   it('keeps the bytes a reader was handed intact while memory goes round between fills', async () => {
     const path = join(dir, 'z.part');
-    const other = new PartialFile('z.tar.gz', path, await open(path, 'wx+'), new NodeDiskIo(), 2000);
+    const other = await partialAt('z.tar.gz', path, 2000);
     const fills = [
       { file: partial, source: randomBytes(6 * MiB) },
       { file: other, source: randomBytes(6 * MiB) },
@@ -91,11 +97,11 @@ describe('PartialFile readers', () => {
     await expect(failing).rejects.toThrow('mirror gone');
 
     const path = join(dir, 'y.part');
-    const other = new PartialFile('y.tar.gz', path, await open(path, 'wx+'), new NodeDiskIo(), 50);
+    const other = await partialAt('y.tar.gz', path, 50);
     await expect(read(other.openReader(), 0, 10)).rejects.toThrow(/no bytes from upstream for 50 ms/);
     await other.append([randomBytes(10)]);
     const reader = other.openReader();
-    await other.restartFrom(5, new DigestAccumulator());
+    await other.restartFrom(5);
     await expect(read(reader, 0, 10)).rejects.toThrow(/changed during the fill/);
     await other.handle.close();
   });

@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { type promises as fs, readSync } from 'node:fs';
-import { DigestAccumulator, type Digests } from './digests.js';
+import type { Digests } from './digests.js';
 import type { DiskIo } from './disk-io.js';
 import type { FileSource } from './file-source.js';
+import type { FileDigester } from './hash-threads.js';
 import { RecentBytes } from './recent-bytes.js';
 
 /**
@@ -33,7 +34,6 @@ export class PartialFile extends EventEmitter {
   failure: Error | undefined;
   /** Bumped when the bytes written so far are thrown away; readers of an older generation abort. */
   generation = 0;
-  private digests = new DigestAccumulator();
   private readonly startedAt = performance.now();
   private openReaders = 0;
   private closed = false;
@@ -49,6 +49,8 @@ export class PartialFile extends EventEmitter {
     private readonly io: DiskIo,
     /** A reader that got no new byte for this long gives up (the client sees a truncated response). */
     readonly readerStallMs: number,
+    /** Hashes the bytes on disk as they are written (on hash threads). */
+    private readonly digester: FileDigester,
   ) {
     super();
     this.setMaxListeners(0);
@@ -84,11 +86,6 @@ export class PartialFile extends EventEmitter {
     this.wake();
   }
 
-  /** The hashes of the bytes written so far, to go on from if what follows is thrown away. */
-  digestsSoFar(): DigestAccumulator {
-    return this.digests.copy();
-  }
-
   append(chunks: Buffer[]): Promise<void> {
     if (this.status !== 'filling') {
       return Promise.reject(new Error(`${this.name}: append after ${this.status}`));
@@ -107,36 +104,37 @@ export class PartialFile extends EventEmitter {
       if (generation !== this.generation) return;
       this.written += length;
       this.recent.advance(this.written);
+      this.digester.advance(this.written);
       if (this.wokenAt === 0 || this.written - this.wokenAt >= WAKE_BYTES) this.wake();
       else this.wakeTimer ??= setTimeout(() => this.wake(), WAKE_MS);
-      // After the readers had their bytes: hashing is the slow part (about 0.3 ms for the first batch).
-      for (const chunk of copies) this.digests.update(chunk);
     } finally {
       this.recent.release(copies);
     }
   }
 
-  /** All bytes are in: the size is final and readers may finish. Returns what was written. */
-  end(): Digests {
+  /**
+   * All bytes are in: the size is final and readers may finish (held-back ones up to their last
+   * byte). Resolves to the digests of what was written.
+   */
+  end(): Promise<Digests> {
     this.status = 'ended';
     this.expectedSize = this.written;
     this.wake();
-    return this.digests.digest();
+    return this.digester.digest(this.written);
   }
 
   /**
    * Another source turned out to hold different bytes from `position` on: every current reader
-   * is aborted (no response may mix two versions), and writing goes on from `position`, with
-   * `digests` covering the bytes before it.
+   * is aborted (no response may mix two versions), and writing goes on from `position`.
    */
-  async restartFrom(position: number, digests: DigestAccumulator): Promise<void> {
+  async restartFrom(position: number): Promise<void> {
     this.generation += 1;
+    this.digester.restart(position);
     this.recent.clear(position);
     this.wake();
     await this.handle.truncate(position);
     this.written = position;
     this.wokenAt = position;
-    this.digests = digests;
   }
 
   /** Responses reading this file now (the admin API's fills list). */
@@ -160,6 +158,7 @@ export class PartialFile extends EventEmitter {
   fail(error: Error): void {
     if (this.status === 'failed') return;
     this.status = 'failed';
+    this.digester.close();
     this.failure = error;
     this.recent.clear(this.written);
     this.wake();

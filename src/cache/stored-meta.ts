@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { DigestAccumulator, type Digests } from './digests.js';
+import type { Digests } from './digests.js';
 
 /** What `<cache>/.portcache/meta/<xx>/<name>` holds. */
 export interface StoredMeta extends Digests {
@@ -59,21 +59,6 @@ export function metaOf(name: string, digests: Digests, identity: FileIdentity): 
     mtimeNs: identity.mtimeNs,
   };
   return JSON.stringify(meta);
-}
-
-/** BLAKE2B, SHA512 and size of the file at `path`, read in pieces into `buffer`. */
-export async function hashFile(path: string, buffer: Buffer): Promise<Digests> {
-  const accumulator = new DigestAccumulator();
-  const handle = await fs.open(path, 'r');
-  try {
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0) return accumulator.digest();
-      accumulator.update(buffer.subarray(0, bytesRead));
-    }
-  } finally {
-    await handle.close();
-  }
 }
 
 export async function fsyncDir(path: string): Promise<void> {

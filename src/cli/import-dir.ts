@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { fingerprintOf, listImportDir } from '../admin/import-listing.js';
 import { type FileResult, type ImportEvent, type ImportSummary, ImportTally } from '../admin/import-tally.js';
-import { allocateReadBuffer } from '../cache/buffer-pool.js';
+import { HashThreads } from '../cache/hash-threads.js';
 import { messageOf, postNdjson } from './api.js';
 import { formatImportSummary, SkippedNames } from './import-format.js';
 import { uploadFile } from './import-upload.js';
@@ -73,13 +73,17 @@ async function upload(
 ): Promise<ImportSummary> {
   const started = performance.now();
   const tally = new ImportTally();
-  const buffer = allocateReadBuffer(1024 * 1024);
+  const hashes = new HashThreads(1);
   const done = (result: FileResult) => {
     const { doneFiles, doneBytes } = tally.add(result);
     seen(result, doneFiles, doneBytes);
   };
   for (const entry of listing.skipped)
     done({ name: entry.name, outcome: 'skipped', size: 0, reason: entry.reason });
-  for (const file of listing.files) done(await uploadFile(file, unverified, buffer));
+  try {
+    for (const file of listing.files) done(await uploadFile(file, unverified, hashes));
+  } finally {
+    await hashes.close();
+  }
   return tally.result(performance.now() - started);
 }

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type { ListedFile } from '../admin/import-listing.js';
 import { type FileResult, SKIP_BUSY, SKIP_NO_DIGEST, SKIP_UNKNOWN } from '../admin/import-tally.js';
-import { hashFile } from '../cache/stored-meta.js';
+import type { HashThreads } from '../cache/hash-threads.js';
 import { messageOf, send } from './api.js';
 
 /** What explain (`GET /api/v1/distfiles/<name>`) says that an upload needs. */
@@ -17,7 +17,11 @@ export class Refused extends Error {}
  * One file of a directory the server cannot read, through the API: explain first (a file the
  * server would refuse, or holds with the same digests, is not sent), then `PUT` it.
  */
-export async function uploadFile(file: ListedFile, unverified: boolean, buffer: Buffer): Promise<FileResult> {
+export async function uploadFile(
+  file: ListedFile,
+  unverified: boolean,
+  hashes: HashThreads,
+): Promise<FileResult> {
   const { name, size } = file;
   const path = `/api/v1/distfiles/${encodeURIComponent(name)}`;
   const explained = await send('GET', path);
@@ -28,7 +32,7 @@ export async function uploadFile(file: ListedFile, unverified: boolean, buffer: 
   if (index.ready && !index.verifiable && !unverified)
     return { name, size, outcome: 'skipped', reason: index.known ? SKIP_NO_DIGEST : SKIP_UNKNOWN };
   if (cache.cached && cache.size === size) {
-    const local = await hashFile(file.path, buffer);
+    const local = await hashes.hashFile(file.path);
     if (local.BLAKE2B === cache.BLAKE2B && local.SHA512 === cache.SHA512)
       return { name, size, outcome: 'already-cached', fetchRestricted };
   }

@@ -22,6 +22,8 @@ export class PortcacheConfig {
   stallTimeoutMs: number;
   /** A client that takes no byte of a response for this long is cut off. */
   clientTimeoutMs: number;
+  /** Worker threads that hash fills and files: 2 hash BLAKE2B and SHA512 side by side. */
+  hashThreads: 1 | 2;
   /**
    * Private, loopback or link-local addresses (IP or CIDR) that SRC_URIs and redirects may
    * reach; configured mirrors may always be such addresses.
@@ -83,6 +85,7 @@ export class PortcacheConfig {
     config.clientTimeoutMs = env.PORTCACHE_CLIENT_TIMEOUT
       ? (parseDuration(env.PORTCACHE_CLIENT_TIMEOUT) as number)
       : config.stallTimeoutMs;
+    config.hashThreads = env.PORTCACHE_HASH_THREADS === '1' ? 1 : 2;
     config.trustedNets = parseList(env.PORTCACHE_TRUSTED_NETS ?? '');
     config.adminToken = env.PORTCACHE_ADMIN_TOKEN;
     config.maxFills = Number(env.PORTCACHE_MAX_FILLS);

@@ -134,6 +134,9 @@ export class PortcacheEnv {
   @Matches(/^[1-9]\d{0,3}$/, { message: 'must be a whole number from 1 to 9999' })
   PORTCACHE_MAX_FILLS: string;
 
+  @Matches(/^[12]$/, { message: 'must be 1 or 2' })
+  PORTCACHE_HASH_THREADS: string;
+
   @IsDuration()
   PORTCACHE_QUEUE_WAIT: string;
 
@@ -258,6 +261,7 @@ export const DEFAULTS: Omit<
   PORTCACHE_HOST: '::',
   PORTCACHE_PORT: '8080',
   PORTCACHE_CACHE_DIR: './var/cache/distfiles',
+  PORTCACHE_HASH_THREADS: '2',
   PORTCACHE_MIRRORS:
     'https://distfiles.gentoo.org https://gentoo.osuosl.org https://ftp.halifax.rwth-aachen.de/gentoo',
   PORTCACHE_CONNECT_TIMEOUT: '10s',

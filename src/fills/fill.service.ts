@@ -7,6 +7,7 @@ import {
   NotFoundException,
 } from '@nestjs/common';
 import { CacheStore } from '../cache/cache-store.service.js';
+import type { Digests } from '../cache/digests.js';
 import type { PartialFile } from '../cache/partial-file.js';
 import { Clock } from '../common/clock.js';
 import { PortcacheConfig } from '../config/portcache-config.js';
@@ -347,7 +348,13 @@ export class FillService implements BeforeApplicationShutdown {
       return 'next';
     }
     const partial = fill.partial as PartialFile;
-    const digests = partial.end();
+    let digests: Digests;
+    try {
+      digests = await partial.end();
+    } catch (error) {
+      await this.verdicts.abandon(fill, `cannot hash the download: ${(error as Error).message}`);
+      return 'done';
+    }
     const mismatch = await this.verdicts.mismatch(name, fill, digests);
     if (!mismatch) {
       await this.verdicts.commit(fill, partial, digests, upstream);
@@ -373,7 +380,14 @@ export class FillService implements BeforeApplicationShutdown {
     } catch (error) {
       throw new ImportBroken(`${name}: the upload broke off: ${(error as Error).message}`);
     }
-    const digests = partial.end();
+    let digests: Digests;
+    try {
+      digests = await partial.end();
+    } catch (error) {
+      partial.fail(error as Error);
+      await this.store.discard(partial);
+      throw new ImportBroken(`${name}: cannot hash the upload: ${(error as Error).message}`);
+    }
     const mismatch = await this.verdicts.mismatch(name, fill, digests);
     if (mismatch) {
       this.metrics.verificationFailures.inc({ where: 'import' });

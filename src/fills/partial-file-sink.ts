@@ -1,5 +1,4 @@
 import type { Readable } from 'node:stream';
-import { DigestAccumulator } from '../cache/digests.js';
 import type { PartialFile } from '../cache/partial-file.js';
 
 const MAX_PENDING = 4 * 1024 * 1024;
@@ -115,8 +114,6 @@ export function copyBodyToPartial(
 /** Compares a re-sent prefix with the bytes on disk. */
 class PrefixCheck {
   private compared = 0;
-  /** Digests of the compared (equal) bytes, needed only if the rest differs. */
-  private readonly digests = new DigestAccumulator();
 
   constructor(
     private readonly partial: PartialFile,
@@ -141,12 +138,10 @@ class PrefixCheck {
       await this.partial.handle.read(onDisk, 0, n, this.compared);
       const at = firstDifference(head, onDisk);
       if (at < 0) {
-        this.digests.update(head);
         this.compared += n;
         if (n < chunk.length) rest.push(chunk.subarray(n));
         continue;
       }
-      this.digests.update(head.subarray(0, at));
       await this.differ(this.compared + at);
       rest.push(chunk.subarray(at));
     }
@@ -160,7 +155,7 @@ class PrefixCheck {
 
   private async differ(position: number): Promise<void> {
     this.compared = this.length;
-    await this.partial.restartFrom(position, this.digests);
+    await this.partial.restartFrom(position);
     this.onDifferent?.(position);
   }
 }

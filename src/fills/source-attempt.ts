@@ -1,6 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { CacheStore } from '../cache/cache-store.service.js';
-import { DigestAccumulator } from '../cache/digests.js';
 import type { PartialFile } from '../cache/partial-file.js';
 import { PortcacheConfig } from '../config/portcache-config.js';
 import { Metrics, type UpstreamRequestMetrics } from '../metrics/metrics.service.js';
@@ -47,7 +46,7 @@ export class SourceAttempt {
   async run(upstream: Upstream, name: string, fill: Fill): Promise<Attempt> {
     const { key } = upstream;
     if (fill.wholeFromOneSource && fill.partial && fill.partial.written > 0) {
-      await fill.partial.restartFrom(0, new DigestAccumulator());
+      await fill.partial.restartFrom(0);
       fill.contributions.truncate(0);
     }
     const partial = fill.partial;
@@ -98,7 +97,7 @@ export class SourceAttempt {
       this.logger.warn(
         `${name}: ${upstream.url} has it with another length (${verdict.length}); clients restarted`,
       );
-      await target.restartFrom(0, new DigestAccumulator());
+      await target.restartFrom(0);
       fill.contributions.truncate(0);
       target.expectedSize = verdict.length;
     } else if (verdict.use === 'from-start' && offset > 0) {
@@ -133,7 +132,6 @@ export class SourceAttempt {
     const { key } = upstream;
     fill.source = upstream;
     const startBytes = partial.written;
-    const before = partial.digestsSoFar();
     fill.contributions.start(key, startBytes);
     const started = performance.now();
     const stopSlowWatch = this.watchRate(key, name, response, partial);
@@ -163,7 +161,7 @@ export class SourceAttempt {
       }
       if (error instanceof OverrunError) {
         // Its bytes belong to another file: none of them stay.
-        await partial.restartFrom(startBytes, before);
+        await partial.restartFrom(startBytes);
         fill.contributions.truncate(startBytes);
         return this.badFile(upstream, name, error.message);
       }
