@@ -250,30 +250,9 @@ export class DistfileIndex {
       manifests: new Map<string, ManifestState>(),
     };
     // Each file in PF (PN) order, so the files of one category need no sorting, a slice per turn
-    // of the event loop as the reader thread delivers them. Entries first: a name met in SRC_URI
-    // first is a slice of the URI string, which the index keeps anyway (a Manifest's is a copy).
-    await this.readChanged(
-      pfs.map((pf) => `${cacheDir}/${pf}`),
-      oldEntries.map((old) => old?.ctimeMs),
-      changes,
-      (i, read) => {
-        const old = oldEntries[i];
-        if (read === UNCHANGED) {
-          state.entries.set(pfs[i], old as EntryState);
-          return;
-        }
-        if (old?.pkg) builder.removePackage(old.pkg);
-        if (!read) return;
-        const { pkg, files } = this.parseEntry(repo, category, pfs[i], read.data);
-        if (pkg) {
-          files.names.forEach((name, j) => {
-            builder.addSource(name, pkg, files.uris[j]);
-            this.checkMirrors(files.uris[j], pkg, repo);
-          });
-        }
-        state.entries.set(pfs[i], { ctimeMs: read.ctimeMs, pkg });
-      },
-    );
+    // of the event loop as the reader thread delivers them. Manifests first: a name met in a
+    // DIST line first is a string of its own, where one met in SRC_URI is a slice that would
+    // keep its whole URI alive (the index keeps most URIs as a shared prefix only).
     await this.readChanged(
       pns.map((pn) => `${repo.location}/${category}/${pn}/Manifest`),
       oldManifests.map((old) => old?.ctimeMs),
@@ -295,6 +274,28 @@ export class DistfileIndex {
           builder.addDist(name, owner, dists[j]);
         });
         state.manifests.set(pns[i], { ctimeMs: read.ctimeMs, owner });
+      },
+    );
+    await this.readChanged(
+      pfs.map((pf) => `${cacheDir}/${pf}`),
+      oldEntries.map((old) => old?.ctimeMs),
+      changes,
+      (i, read) => {
+        const old = oldEntries[i];
+        if (read === UNCHANGED) {
+          state.entries.set(pfs[i], old as EntryState);
+          return;
+        }
+        if (old?.pkg) builder.removePackage(old.pkg);
+        if (!read) return;
+        const { pkg, files } = this.parseEntry(repo, category, pfs[i], read.data);
+        if (pkg) {
+          files.names.forEach((name, j) => {
+            builder.addSource(name, pkg, files.uris[j]);
+            this.checkMirrors(files.uris[j], pkg, repo);
+          });
+        }
+        state.entries.set(pfs[i], { ctimeMs: read.ctimeMs, pkg });
       },
     );
     for (const [pf, old] of before?.entries ?? []) {

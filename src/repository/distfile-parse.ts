@@ -13,11 +13,12 @@ const sha512Bytes = Buffer.alloc(64);
 export function filesOf(items: readonly SrcUriItem[]): { names: string[]; uris: UrisValue[] } {
   const names: string[] = [];
   const uris: UrisValue[] = [];
-  const at = new Map<string, number>();
+  // A Map only for long lists: most entries name a few files, and a Map per entry adds up.
+  const at = items.length > 16 ? new Map<string, number>() : undefined;
   for (const item of items) {
-    const i = at.get(item.name);
+    const i = at ? at.get(item.name) : indexIn(names, item.name);
     if (i === undefined) {
-      at.set(item.name, names.length);
+      at?.set(item.name, names.length);
       names.push(item.name);
       uris.push(item.lifts === undefined ? item.uri : new LiftedUris([item.uri as string], [item.lifts]));
     } else if (item.uri !== undefined) {
@@ -25,6 +26,11 @@ export function filesOf(items: readonly SrcUriItem[]): { names: string[]; uris: 
     }
   }
   return { names, uris };
+}
+
+function indexIn(names: readonly string[], name: string): number | undefined {
+  for (let i = 0; i < names.length; i++) if (names[i] === name) return i;
+  return undefined;
 }
 
 function appendUri(value: UrisValue, uri: string, lift: UriLift | undefined): UrisValue {

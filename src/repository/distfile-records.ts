@@ -50,8 +50,37 @@ export class LiftedUris {
   ) {}
 }
 
-/** As written in SRC_URI, mirror:// unexpanded (a new thirdpartymirrors needs no rebuild). */
+/**
+ * As written in SRC_URI, mirror:// unexpanded (a new thirdpartymirrors needs no rebuild). A
+ * string ending in `/` is a prefix that the file's name completes (see UriPrefixes): no URI in
+ * a SRC_URI ends in `/`, it would name no file.
+ */
 export type UrisValue = string | readonly string[] | LiftedUris | undefined;
+
+/** The stored value with a prefix completed by the file's name. */
+export function fullUris(value: UrisValue, name: string): UrisValue {
+  return typeof value === 'string' && value.endsWith('/') ? value + name : value;
+}
+
+/**
+ * Most URIs are `<prefix>/<the file's name>`, and the files of one package or one host share a
+ * prefix (::gentoo-sized tree: 2,106 prefixes for 154k such URIs). One string per prefix, the
+ * name kept once as the map key, spares ~75 bytes and a heap object per file.
+ */
+export class UriPrefixes {
+  private readonly known = new Map<string, string>();
+
+  compact(name: string, value: UrisValue): UrisValue {
+    if (typeof value !== 'string') return value;
+    const cut = value.length - name.length;
+    if (cut < 2 || value.charCodeAt(cut - 1) !== 0x2f || !value.endsWith(name)) return value;
+    const prefix = value.slice(0, cut);
+    const known = this.known.get(prefix);
+    if (known !== undefined) return known;
+    this.known.set(prefix, prefix);
+    return prefix;
+  }
+}
 
 /** Values per source (or per Manifest) where they differ; one shared value where they agree. */
 export class PerSource<T> {

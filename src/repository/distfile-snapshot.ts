@@ -1,5 +1,6 @@
 import {
   type FileRecord,
+  fullUris,
   type ManifestOwner,
   manyToArray,
   mergeDists,
@@ -95,7 +96,9 @@ export class DistfileSnapshot {
   lookup(name: string): DistfileEntry | undefined {
     const record = this.records.get(name);
     if (!record) return undefined;
-    const sources = manyToArray(record.sources).map((pkg, i) => this.sourceOf(pkg, valueAt(record.uris, i)));
+    const sources = manyToArray(record.sources).map((pkg, i) =>
+      this.sourceOf(pkg, fullUris(valueAt(record.uris, i), record.name)),
+    );
     const owners = manyToArray(record.owners);
     const { merged, conflict } = mergeDists(record.name, owners, record.dists);
     const manifests: readonly ManifestEntry[] = merged

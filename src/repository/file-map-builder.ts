@@ -7,6 +7,7 @@ import {
   PerSource,
   type Shared,
   sameUris,
+  UriPrefixes,
   type UrisValue,
   valueAt,
 } from './distfile-records.js';
@@ -27,6 +28,7 @@ export class FileMapBuilder {
   private readonly removedOwners = new Set<ManifestOwner>();
   private readonly sourceLists = new Lists<PackageRecord>();
   private readonly ownerLists = new Lists<ManifestOwner>();
+  private readonly prefixes = new UriPrefixes();
 
   constructor(
     private readonly base: ReadonlyMap<string, FileRecord> | undefined,
@@ -38,7 +40,8 @@ export class FileMapBuilder {
     return this.files !== undefined || this.removedPackages.size > 0 || this.removedOwners.size > 0;
   }
 
-  addSource(name: string, pkg: PackageRecord, uris: UrisValue): void {
+  addSource(name: string, pkg: PackageRecord, written: UrisValue): void {
+    const uris = this.prefixes.compact(name, written);
     const record = this.draft(name);
     if (!record) {
       this.create(new FileRecord(name, pkg, uris, undefined, undefined));

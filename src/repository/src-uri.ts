@@ -164,6 +164,7 @@ function isPlainName(token: string): boolean {
 
 function dedupe(items: MutableItem[]): SrcUriItem[] {
   if (items.length < 2) return items;
+  if (items.length <= SMALL) return dedupeSmall(items);
   // Keyed by the name; an array only for a name that comes again (rare).
   const seen = new Map<string, MutableItem | MutableItem[]>();
   const out: SrcUriItem[] = [];
@@ -180,4 +181,22 @@ function dedupe(items: MutableItem[]): SrcUriItem[] {
     out.push(item);
   }
   return out;
+}
+
+/** Most SRC_URIs name a few files: a scan costs less than a Map per entry over a whole tree. */
+const SMALL = 16;
+
+function dedupeSmall(items: MutableItem[]): SrcUriItem[] {
+  let out: MutableItem[] | undefined;
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    let repeat = false;
+    for (let j = 0; j < i && !repeat; j++) {
+      const other = items[j];
+      repeat = other.name === item.name && other.uri === item.uri && other.lifts === item.lifts;
+    }
+    if (repeat) out ??= items.slice(0, i);
+    else out?.push(item);
+  }
+  return out ?? items;
 }
