@@ -171,6 +171,7 @@ describe('status page in a browser', () => {
         deadRow,
       );
       expect(await page.textContent(`${deadRow} .badge`)).toMatch(/^failing/);
+      expect(await page.textContent(deadRow)).toMatch(/last error [^:]+: .*(refused|ECONNREFUSED)/i);
       expect(await page.getAttribute(rowOf('mirrors', gated?.url ?? ''), 'data-state')).toBe('ok');
     } finally {
       await page.close();

@@ -34,6 +34,8 @@ export class MirrorState {
   badFiles = 0;
   /** The last of those, for the admin: name and when. */
   lastBadFile: { name: string; at: number } | undefined;
+  /** Why its last failed request failed, for the admin. */
+  lastError: { reason: string; at: number } | undefined;
 
   constructor(
     readonly url: string,
@@ -182,6 +184,7 @@ export class MirrorBalancer {
     const state = this.state(mirror);
     state.failures += 1;
     state.consecutiveFailures += 1;
+    state.lastError = { reason, at: this.clock.now() };
     const wasProbe = state.probing;
     state.probing = false;
     if (wasProbe || state.consecutiveFailures >= FAILURES_TO_OPEN) {
@@ -224,6 +227,9 @@ export class MirrorBalancer {
       badFiles: m.badFiles,
       lastBadFile: m.lastBadFile
         ? { name: m.lastBadFile.name, at: new Date(m.lastBadFile.at).toISOString() }
+        : null,
+      lastError: m.lastError
+        ? { reason: m.lastError.reason, at: new Date(m.lastError.at).toISOString() }
         : null,
     };
   }

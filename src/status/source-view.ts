@@ -50,6 +50,11 @@ export function sourceRow(source: SourceSnapshot, now: number, name = source.url
   if (source.failures > 0) {
     problems.push(`${formatCount(source.failures)} of ${formatCount(source.requests)} requests failed`);
   }
+  if (source.lastError) {
+    problems.push(
+      `last error ${formatAgo(Date.parse(source.lastError.at), now)}: ${source.lastError.reason}`,
+    );
+  }
   return {
     key: source.url,
     name,

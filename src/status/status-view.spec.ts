@@ -121,7 +121,15 @@ describe('statusView', () => {
       inputs({
         mirrors: [
           source({ url: 'http://ok.example' }),
-          source({ url: 'http://flaky.example', consecutiveFailures: 1, failures: 1 }),
+          source({
+            url: 'http://flaky.example',
+            consecutiveFailures: 1,
+            failures: 1,
+            lastError: {
+              reason: 'connect ECONNREFUSED 127.0.0.2:80',
+              at: new Date(NOW - 60_000).toISOString(),
+            },
+          }),
           source({
             url: 'http://down.example',
             circuit: 'open',
@@ -137,6 +145,8 @@ describe('statusView', () => {
       ['bad', 'failing: skipped, retried in 30 s'],
       ['idle', 'not asked yet'],
     ]);
-    expect(view.mirrors.rows[1].problem).toBe('1 of 10 requests failed');
+    expect(view.mirrors.rows[1].problem).toBe(
+      '1 of 10 requests failed; last error 1 min ago: connect ECONNREFUSED 127.0.0.2:80',
+    );
   });
 });

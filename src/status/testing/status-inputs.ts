@@ -24,6 +24,7 @@ export function source(overrides: Partial<SourceSnapshot> = {}): SourceSnapshot 
     bytes: 20 * MiB,
     badFiles: 0,
     lastBadFile: null,
+    lastError: null,
     ...overrides,
   };
 }
