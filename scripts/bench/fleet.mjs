@@ -5,12 +5,13 @@
 // sizes, same contents' sizes, same order) so that neither warms the other.
 
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import {
   blake2bPrefix,
   log,
+  MiB,
   portcacheCounter,
   rawGet,
   round,
@@ -100,11 +101,40 @@ export function writeFleetFiles(plan, { upstreamDistfiles, cacheDir }) {
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const percentile = (xs, p) => [...xs].sort((a, b) => a - b)[Math.max(0, Math.ceil(p * xs.length) - 1)];
 
+/**
+ * The first min(size, 1 MiB) bytes of each file, which the clients compare bodies with
+ * (matchesTestFile), in one buffer the worker threads share; `firstOffset` per file.
+ */
+function firstBlocks(files, upstreamDistfiles) {
+  const lengths = files.map((f) => Math.min(f.size, MiB));
+  const shared = new SharedArrayBuffer(lengths.reduce((a, b) => a + b, 0));
+  const offsets = [];
+  let offset = 0;
+  for (const [i, f] of files.entries()) {
+    const fd = openSync(join(upstreamDistfiles, f.name), 'r');
+    try {
+      readSync(fd, new Uint8Array(shared, offset, lengths[i]), 0, lengths[i], 0);
+    } finally {
+      closeSync(fd);
+    }
+    offsets.push(offset);
+    offset += lengths[i];
+  }
+  return { shared, offsets };
+}
+
 /** Runs the plan against one server; returns per-download results (epoch ms) and the agreed start. */
-async function replay(plan, files, base, threads, timeoutMs) {
+async function replay(plan, files, base, { threads, timeoutMs, upstreamDistfiles }) {
+  const blocks = firstBlocks(files, upstreamDistfiles);
   const clients = plan.clients.map(({ id, downloads }) => ({
     id,
-    files: downloads.map(({ index, abortAt }) => ({ ...files[index], abortAt })),
+    files: downloads.map(({ index, abortAt }) => ({
+      name: files[index].name,
+      size: files[index].size,
+      index,
+      firstOffset: blocks.offsets[index],
+      abortAt,
+    })),
   }));
   const shares = Array.from({ length: Math.min(threads, clients.length) }, () => []);
   for (const [i, client] of clients.entries()) shares[i % shares.length].push(client);
@@ -114,7 +144,7 @@ async function replay(plan, files, base, threads, timeoutMs) {
       (share) =>
         new Promise((resolve, reject) => {
           const worker = new Worker(new URL('./fleet-worker.mjs', import.meta.url), {
-            workerData: { base, clients: share, startAtEpochMs, timeoutMs },
+            workerData: { base, clients: share, firstBlocks: blocks.shared, startAtEpochMs, timeoutMs },
           });
           let result;
           worker.once('message', (message) => {
@@ -134,7 +164,18 @@ async function replay(plan, files, base, threads, timeoutMs) {
  * Runs the item: portcache's side, then the proxy cache's. `rss` is { setPhase, peak } of the
  * bench's RSS sampler, so that portcache's peak during its side is known.
  */
-export async function itemFleet({ plan, files, pcBase, ncBase, pcPort, nc, upAccessLog, threads, rss }) {
+export async function itemFleet({
+  plan,
+  files,
+  pcBase,
+  ncBase,
+  pcPort,
+  nc,
+  upAccessLog,
+  upstreamDistfiles,
+  threads,
+  rss,
+}) {
   const timeoutMs = 300_000;
   const uncached = (sideFiles) => sideFiles.filter((f) => !plan.cached[f.index]);
   const uniqueBytes = uncached(files.portcache).reduce((sum, f) => sum + f.size, 0);
@@ -142,7 +183,11 @@ export async function itemFleet({ plan, files, pcBase, ncBase, pcPort, nc, upAcc
   const runSide = async (side, base, sideFiles) => {
     spawnSync('sync', [], { timeout: 120_000 });
     rss.setPhase(`fleet: ${side}`);
-    const { startAtEpochMs, results } = await replay(plan, sideFiles, base, threads, timeoutMs);
+    const { startAtEpochMs, results } = await replay(plan, sideFiles, base, {
+      threads,
+      timeoutMs,
+      upstreamDistfiles,
+    });
     rss.setPhase('fleet');
     const seconds = results.filter((r) => r.ok).map((r) => (r.end - r.start) / 1000);
     const wrong = results.filter((r) => !r.right);

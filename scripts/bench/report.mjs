@@ -119,8 +119,8 @@ What limits each number, from profiling: [performance-notes.md](performance-note
 
 Everything runs on this one machine over 127.0.0.1: portcache (\`node dist/main.js\` with the node flags of \`npm start\`, after
 \`npm run build\`, default settings, \`PORTCACHE_MIRRORS\` pointing at the upstream nginx below), a
-reference nginx for items 1–2 and a second nginx as the upstream mirror for items 3–5, all started by
-the script. Test files are random bytes written into a fresh \`portcache-bench-*\` directory under the
+reference nginx for items 1–2, a second nginx as the upstream mirror for items 3–5 and 8–9, and a
+third nginx as the proxy_cache that items 8–9 compare with, all started by the script. Test files are random bytes written into a fresh \`portcache-bench-*\` directory under the
 system temp dir (then \`sync\`); the directory and every child process are removed when the script
 exits. One portcache process serves the whole run.
 
@@ -165,14 +165,60 @@ exits. One portcache process serves the whole run.
   (it pauses the response, so TCP back-pressure reaches portcache). The fill time is the fast client's
   time; the slow client is dropped when the fast one finishes, and the file is fetched once more to
   check that it was committed whole.
-- **Item 6:** VmHWM from \`/proc/<pid>/status\` of the portcache process at the end of the run; VmRSS
-  is also sampled every ${c.rssSampleMs} ms as a cross-check (benchmarks.json has the peak per item). The
+- **Item 6:** VmHWM from \`/proc/<pid>/status\` of the portcache process at the end of the run (items 8–9
+  run in the same process before it; 7 does not); VmRSS is also sampled every ${c.rssSampleMs} ms as a
+  cross-check (benchmarks.json has the peak per item, and per side of item 9). The
   kernel updates VmHWM lazily, so the row judges the larger of the two.
 - **Item 7** (\`scripts/bench/index-bench.mjs\`, after portcache has stopped): a ::gentoo-sized
   synthetic tree (33 renamed copies of the GURU fixture plus gentoo-mini, with a
   \`metadata/timestamp.chk\`) is written and \`sync\`'ed; then 3 fresh \`node --expose-gc\` processes with the
   node flags of \`npm start\` each build the index over it (files in the page cache), record RSS and heap after two forced GCs minus
   those of the idle process, touch one md5-cache entry (renamed into place) and refresh. Medians.
+- **The nginx proxy_cache of items 8–9** (\`scripts/bench/proxy-cache-nginx.mjs\`): nginx's defaults
+  (one worker, default proxy buffering) plus \`sendfile on;\`, one cache zone
+  (\`proxy_cache_path <dir> levels=1:2 keys_zone=bench:16m;\`), \`proxy_cache_valid 200 1d;\` (a
+  static nginx upstream sends no caching headers) and \`proxy_cache_lock on;\` (lock timeout at its
+  default of 5 s), \`proxy_pass\` to the upstream nginx. It answers the resumes of item 9 with 206
+  from its cache without \`proxy_force_ranges\` (\`resumesAnswered200\` in benchmarks.json).
+- **Item 8** (\`scripts/bench/fast-fill.mjs\`): the upstream nginx serves the files of this item
+  (\`fastfill-*\`) without its rate limit (\`location ^~ /distfiles/fastfill- { limit_rate 0; }\`,
+  sendfile settings as above). ${2 * c.fastFillRuns + 1} files of ${c.fastFillBytes / MiB} MiB are written to it: one for
+  every direct download, and a fresh one per run for each cache, so that every cache run is a miss
+  (checked: the upstream logged exactly one full-size request per cache file, and nginx logged
+  MISS). A 1 MiB miss through each cache first is not counted. Then ${c.fastFillRuns} runs, each of them a
+  direct download, one through the nginx proxy_cache and one through portcache, in rotated order
+  (each side goes first once in three runs). The client is the raw-socket client of item 2, which
+  copies the body into one pre-faulted buffer; the SHA-256 of that buffer is compared with the
+  source's after the clock stopped (SHA-256 while receiving halved the direct download's speed on
+  this machine). MB/s = 10⁶ bytes per second from the request to the last body byte; medians
+  compared. After each cache run the script waits until the file is on disk, so that neither
+  cache's write-back lands in the next run: portcache counts a commit on /metrics after fsyncing
+  it; nginx renames its temp file into the cache directory without an fsync, so the script fsyncs
+  that file. Nothing forks between runs (after a fork every page of the body buffer faults again
+  on its next write, which cut the client to ~130 MB/s on this VM).
+- **Item 9** (\`scripts/bench/fleet.mjs\`, \`fleet-worker.mjs\`): a plan from a seeded PRNG (mulberry32,
+  seed ${c.fleetSeed}): ${c.fleetFiles} file sizes log-uniform in ${c.fleetMinBytes / 1024} KiB–${c.fleetMaxBytes / MiB} MiB
+  (${out.items.fleet?.fileBytes ? `${(out.items.fleet.fileBytes.total / MiB).toFixed(0)} MiB in all` : 'total in benchmarks.json'}), a third of them cached at
+  the start, and for each of ${c.fleetClients} clients its own random order of all ${c.fleetFiles} files, with exactly
+  10 % of its downloads to be interrupted at a uniformly random byte of the body. Each side gets its
+  own file names with the same sizes (\`fleet-pc-*\`, \`fleet-ng-*\`) on the rate-limited upstream
+  (\`limit_rate ${c.upstreamRate}\` per connection), so that neither warms the other. portcache's cached
+  third is also placed in its cache directory before it starts, as in items 1–2 (measuring waits for
+  their adoption); nginx's cached third is fetched through it once (10 at a time) and waited for in
+  its cache directory before its run. Then the ${c.fleetClients} clients start at the same instant, spread over
+  ${c.clientThreads} worker threads; each downloads its files one after another (${c.fleetClients} downloads in flight),
+  a fresh connection per request (raw-socket client). An interrupted download drops its connection
+  at its byte and asks again with \`Range: bytes=<have>-\`, appending what comes: a 206 must carry
+  \`Content-Range: bytes <have>-…/<size>\`, a 200 starts the body over (\`wget -c\`). Every body is
+  compared byte for byte, as it streams in, with the file written (from the file's first MiB and
+  the block numbers the generator writes into each further MiB): SHA-256 in the clients made them
+  use ~4× portcache's CPU and set the pace of both sides. Time per download: from its first request
+  to its last body byte, the resume included; mean and p95 (nearest rank) over all
+  ${c.fleetClients * c.fleetFiles} downloads; wall time from the start to the last byte. Upstream bytes:
+  \`$body_bytes_sent\` of every upstream request for the side's files logged after its start (nginx's
+  warm-up excluded) over the sizes of the uncached files. Peak RSS: the largest VmRSS sample of
+  portcache during its side. portcache's side runs first; \`sync\` before each side, and portcache's
+  fills committed before nginx's side starts. nginx's HIT/MISS counts are in benchmarks.json.
 
 benchmarks.json also records, per item, the CPU seconds portcache and the benchmark script used, and
 all raw samples.
@@ -182,7 +228,8 @@ does not write docs/. Single knobs: \`BENCH_HIT_FILES\`, \`BENCH_HIT_KIB\`, \`BE
 \`BENCH_WRK_CONNECTIONS\`, \`BENCH_WRK_SECONDS\`, \`BENCH_WRK_RUNS\`, \`BENCH_WRK_WARMUP_SECONDS\`,
 \`BENCH_BIG_MIB\`, \`BENCH_BIG_RUNS\`, \`BENCH_MISS_MIB\`, \`BENCH_MISS_FILES\`, \`BENCH_UPSTREAM_RATE\`,
 \`BENCH_UPSTREAM_MAX_CHUNK\`, \`BENCH_FLOCK_MIB\`, \`BENCH_FLOCK_CLIENTS\`, \`BENCH_SLOW_RATE\` (bytes/s),
-\`BENCH_CLIENT_THREADS\`, \`BENCH_ITEMS\` (e.g. \`3,4\`: run only those items), \`BENCH_TIMEOUT_MIN\`,
+\`BENCH_CLIENT_THREADS\`, \`BENCH_FAST_MIB\`, \`BENCH_FAST_RUNS\`, \`BENCH_FLEET_CLIENTS\`, \`BENCH_FLEET_FILES\`,
+\`BENCH_FLEET_MIN_KIB\`, \`BENCH_FLEET_MAX_MIB\`, \`BENCH_FLEET_SEED\`, \`BENCH_ITEMS\` (e.g. \`3,4\`: run only those items), \`BENCH_TIMEOUT_MIN\`,
 \`BENCH_SKIP_BUILD=1\`, \`BENCH_WRITE_DOCS=0|1\`, \`BENCH_KEEP=1\` (keep the scratch
 directory and its logs). \`PORTCACHE_*\` variables in the environment are passed to portcache, except
 host, port, cache directory and mirrors, which the script sets. nginx-light and wrk are installed with
