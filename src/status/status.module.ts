@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AdminModule } from '../admin/admin.module.js';
 import { CacheModule } from '../cache/cache.module.js';
 import { FillsModule } from '../fills/fills.module.js';
 import { JanitorModule } from '../janitor/janitor.module.js';
@@ -11,7 +12,7 @@ import { TrafficHistory } from './traffic-history.js';
 /** The browser status page (`/`, `/status`) and its data (`/api/v1/status`). */
 @Module({
   controllers: [StatusController],
-  imports: [CacheModule, FillsModule, JanitorModule, MirrorsModule, RepositoryModule],
+  imports: [AdminModule, CacheModule, FillsModule, JanitorModule, MirrorsModule, RepositoryModule],
   // TrafficHistory a provider of its own: a test (the README's screenshot) can give it a past.
   providers: [StatusService, TrafficHistory],
 })

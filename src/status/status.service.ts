@@ -7,7 +7,7 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { AdminController } from '../admin/admin.controller.js';
+import { DistfileExplainer } from '../admin/distfile-explainer.service.js';
 import { StatsService } from '../admin/stats.service.js';
 import { CacheStore } from '../cache/cache-store.service.js';
 import { FillService } from '../fills/fill.service.js';
@@ -37,9 +37,8 @@ export class StatusService implements OnModuleInit, OnApplicationBootstrap, OnMo
   private readonly finished = new FinishedFills();
   private readonly startedAt = Date.now();
   private unsubscribe: (() => void) | undefined;
-  // AdminModule and HealthModule keep these to themselves; each is one instance app-wide.
-  private stats: StatsService | undefined;
-  private admin: AdminController | undefined;
+  // Looked up once the app is built, not injected: HealthModule keeps it to itself and must stay
+  // imported last (see ServiceStatus); it is one instance app-wide.
   private readiness: ServiceStatus | undefined;
   private health: { at: number; value: Promise<StatusInputs['health']> } | undefined;
 
@@ -52,6 +51,8 @@ export class StatusService implements OnModuleInit, OnApplicationBootstrap, OnMo
     private readonly repositories: RepositoryScheduler,
     private readonly sync: RepositorySync,
     private readonly janitor: JanitorScheduler,
+    private readonly stats: StatsService,
+    private readonly explainer: DistfileExplainer,
     private readonly moduleRef: ModuleRef,
     private readonly history: TrafficHistory,
   ) {}
@@ -67,8 +68,6 @@ export class StatusService implements OnModuleInit, OnApplicationBootstrap, OnMo
   }
 
   onApplicationBootstrap(): void {
-    this.stats = this.find(StatsService);
-    this.admin = this.find(AdminController);
     this.readiness = this.find(ServiceStatus);
   }
 
@@ -79,7 +78,7 @@ export class StatusService implements OnModuleInit, OnApplicationBootstrap, OnMo
   async view(): Promise<StatusView> {
     const now = Date.now();
     const [stats, health] = await Promise.all([
-      this.stats?.report().catch((error: Error) => this.failed('the statistics', error)),
+      this.stats.report().catch((error: Error) => this.failed('the statistics', error)),
       this.healthNow(now),
     ]);
     const snapshot = this.resolver.snapshot;
@@ -111,9 +110,8 @@ export class StatusService implements OnModuleInit, OnApplicationBootstrap, OnMo
 
   /** GET /api/v1/distfiles/:name's answer, for the search box; a refused name is said so. */
   explain(name: string): ExplainView {
-    if (!this.admin) return explainError(name, 'the explain answer is not available');
     try {
-      return explainView(this.admin.explain(name));
+      return explainView(this.explainer.explain(name));
     } catch (error) {
       if (error instanceof HttpException) return explainError(name, error.message);
       throw error;
