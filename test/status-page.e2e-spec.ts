@@ -126,7 +126,15 @@ describe('status page in a browser', () => {
   it('shows a fill live: its bar advances without a reload and it ends "cached"; the failing mirror shows as failing', async () => {
     const name = 'live-1.0.tar.gz';
     const body = randomBytes(2 * MiB);
-    const { running, dead } = await start({ [name]: body }, { bytesPerSecond: 512 * KiB });
+    // The last 512 KiB wait until the page has shown the fill in progress, however slow the machine.
+    let resume = () => {};
+    const resumed = new Promise<void>((resolve) => {
+      resume = resolve;
+    });
+    const { running, dead } = await start(
+      { [name]: body },
+      { bytesPerSecond: 512 * KiB, pauseAt: 1536 * KiB, resume: resumed },
+    );
     const download = fetchDistfile(`${running.url}/distfiles/${name}`);
     await waitForFillAt(running, name, 128 * KiB);
 
@@ -152,6 +160,7 @@ describe('status page in a browser', () => {
       expect(await page.textContent(`${row} [data-f=progress]`)).toMatch(/ of 2\.00 MiB \(\d+(\.\d)?%\)$/);
       expect(await page.textContent('#conn')).toBe('live');
 
+      resume();
       expect((await download).error).toBeUndefined();
       await waitForCommit(running, name);
       await page.waitForFunction(

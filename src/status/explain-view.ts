@@ -1,9 +1,9 @@
-import type { AdminController } from '../admin/admin.controller.js';
+import type { DistfileExplainer } from '../admin/distfile-explainer.service.js';
 import type { Tone } from './source-view.js';
 import { formatBytes } from './view-format.js';
 
 /** GET /api/v1/distfiles/:name's answer. */
-export type Explanation = ReturnType<AdminController['explain']>;
+export type Explanation = ReturnType<DistfileExplainer['explain']>;
 
 export interface ExplainView {
   shown: boolean;

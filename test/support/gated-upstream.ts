@@ -8,6 +8,8 @@ export interface Pace {
   /** Sends nothing for `pauseMs` once this many bytes are out. */
   pauseAt?: number;
   pauseMs?: number;
+  /** With pauseAt: the pause lasts until this settles (and pauseMs more), however long that is. */
+  resume?: Promise<unknown>;
 }
 
 const SLICE = 64 * 1024;
@@ -86,6 +88,7 @@ async function paced(res: ServerResponse, body: Buffer, pace: Pace): Promise<voi
   for (let offset = 0; offset < body.length && !res.destroyed; offset += SLICE) {
     if (!paused && pace.pauseAt !== undefined && offset >= pace.pauseAt) {
       paused = true;
+      await pace.resume;
       await sleep(pace.pauseMs ?? 0);
     }
     const slice = body.subarray(offset, offset + SLICE);
