@@ -182,10 +182,10 @@ exits. One portcache process serves the whole run.
   from its cache without \`proxy_force_ranges\` (\`resumesAnswered200\` in benchmarks.json).
 - **Item 8** (\`scripts/bench/fast-fill.mjs\`): the upstream nginx serves the files of this item
   (\`fastfill-*\`) without its rate limit (\`location ^~ /distfiles/fastfill- { limit_rate 0; }\`,
-  sendfile settings as above). ${2 * c.fastFillRuns + 1} files of ${c.fastFillBytes / MiB} MiB are written to it: one for
-  every direct download, and a fresh one per run for each cache, so that every cache run is a miss
-  (checked: the upstream logged exactly one full-size request per cache file, and nginx logged
-  MISS). A 1 MiB miss through each cache first is not counted. Then ${c.fastFillRuns} runs, each of them a
+  sendfile settings as above). One ${c.fastFillBytes / MiB} MiB file is written to it under ${2 * c.fastFillRuns + 1} names (hard
+  links): one for every direct download, and a fresh one per run for each cache, so that every
+  cache run is a miss (checked: the upstream logged exactly one full-size request per cache name,
+  and nginx logged MISS). A 1 MiB miss through each cache first is not counted. Then ${c.fastFillRuns} runs, each of them a
   direct download, one through the nginx proxy_cache and one through portcache, in rotated order
   (each side goes first once in three runs). The client is the raw-socket client of item 2, which
   copies the body into one pre-faulted buffer; the SHA-256 of that buffer is compared with the
