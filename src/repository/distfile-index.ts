@@ -1,5 +1,7 @@
-import { distsOf, filesOf } from './distfile-parse.js';
+import { filesOf, forEachDist } from './distfile-parse.js';
+import { DistStore } from './dist-store.js';
 import {
+  conflictOf,
   type ManifestOwner,
   NO_RESTRICT,
   type PackageRecord,
@@ -7,6 +9,7 @@ import {
   restrictFlagsOf,
   type UrisValue,
   urisOf,
+  withCompactDists,
 } from './distfile-records.js';
 import { type DistfileEntry, DistfileSnapshot } from './distfile-snapshot.js';
 import { FileMapBuilder } from './file-map-builder.js';
@@ -73,6 +76,8 @@ interface ManifestState {
 /** What a refresh learned, applied to the next file map as it goes. */
 interface Changes {
   readonly builder: FileMapBuilder;
+  /** Where the DIST values read go. */
+  readonly dists: DistStore;
   filesRead: number;
 }
 
@@ -140,7 +145,8 @@ export class DistfileIndex {
       this.states = new Map();
     }
     const base = this.states.size > 0 ? previous?.records : undefined;
-    const changes: Changes = { builder: new FileMapBuilder(base, order), filesRead: 0 };
+    const dists = base && previous ? previous.dists : new DistStore();
+    const changes: Changes = { builder: new FileMapBuilder(base, order, dists), dists, filesRead: 0 };
     const states = new Map<string, RepoState>();
     const scanned = await Promise.all(
       repos.map((repo) => this.refreshRepository(repo, this.states.get(repo.location), changes, options)),
@@ -162,10 +168,12 @@ export class DistfileIndex {
       this.states = states;
       return result(previous, false, new Set());
     }
-    const { files, changedNames, disagreeing } = await changes.builder.build();
-    const snapshot = new DistfileSnapshot((previous?.generation ?? 0) + 1, repos, files);
+    const built = await changes.builder.build();
+    const { changedNames, disagreeing } = built;
+    const { files, store } = withCompactDists(built.files, dists);
+    const snapshot = new DistfileSnapshot((previous?.generation ?? 0) + 1, repos, files, store);
     for (const record of disagreeing) {
-      const conflict = record.conflict;
+      const conflict = conflictOf(record, dists);
       if (conflict !== undefined) this.logger.warn(conflict);
     }
     this.states = states;
@@ -268,11 +276,8 @@ export class DistfileIndex {
           state.manifests.set(pns[i], NO_MANIFEST);
           return;
         }
-        const { names: distNames, dists } = distsOf(read.data);
         const owner: ManifestOwner = { repo: repo.name, category, path: `${category}/${pns[i]}` };
-        distNames.forEach((name, j) => {
-          builder.addDist(name, owner, dists[j]);
-        });
+        forEachDist(read.data, changes.dists, (name, dist) => builder.addDist(name, owner, dist));
         state.manifests.set(pns[i], { ctimeMs: read.ctimeMs, owner });
       },
     );

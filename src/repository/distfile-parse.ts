@@ -1,4 +1,5 @@
-import { LiftedUris, packDist, type UrisValue, urisOf } from './distfile-records.js';
+import type { DistHandle, DistStore } from './dist-store.js';
+import { LiftedUris, type UrisValue, urisOf } from './distfile-records.js';
 import { type DistLineFields, forEachDistLine } from './manifest.js';
 import type { SrcUriItem, UriLift } from './src-uri.js';
 
@@ -39,10 +40,12 @@ function appendUri(value: UrisValue, uri: string, lift: UriLift | undefined): Ur
   return new LiftedUris([...uris, uri], [...(lifts ?? uris.map(() => undefined)), lift]);
 }
 
-/** DIST names and packed size+digests of one Manifest. */
-export function distsOf(data: Buffer): { names: string[]; dists: string[] } {
-  const names: string[] = [];
-  const dists: string[] = [];
+/** Each DIST line of one Manifest: its name and its size+digests, added to `store`. */
+export function forEachDist(
+  data: Buffer,
+  store: DistStore,
+  visit: (name: string, dist: DistHandle) => void,
+): void {
   forEachDistLine(data, (line) => {
     let blake2b: Buffer | undefined;
     let sha512: Buffer | undefined;
@@ -50,10 +53,8 @@ export function distsOf(data: Buffer): { names: string[]; dists: string[] } {
       if (line.isAlgorithm(i, BLAKE2B)) blake2b = decoded(line, i, blake2bBytes);
       else if (line.isAlgorithm(i, SHA512)) sha512 = decoded(line, i, sha512Bytes);
     }
-    names.push(line.name);
-    dists.push(packDist(line.size, blake2b, sha512));
+    visit(line.name, store.add(line.size, blake2b, sha512));
   });
-  return { names, dists };
 }
 
 function decoded(line: DistLineFields, i: number, target: Buffer): Buffer | undefined {

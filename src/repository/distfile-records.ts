@@ -1,4 +1,7 @@
+import { type DistHandle, DistStore, type DistValue } from './dist-store.js';
 import type { UriLift } from './src-uri.js';
+
+export type { DistValue } from './dist-store.js';
 
 // The compact shapes the index keeps in memory (::gentoo: ~100k files, ~500k package references).
 // DistfileSnapshot turns them into the public DistfileEntry on lookup.
@@ -121,37 +124,6 @@ function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
   return a.length === b.length && a.every((value, i) => value === b[i]);
 }
 
-/** Size and lowercase hex digests, as a DistfileEntry has them. */
-export interface DistValue {
-  readonly size: number;
-  readonly BLAKE2B?: string;
-  readonly SHA512?: string;
-}
-
-const packBuffer = Buffer.alloc(160);
-
-/**
- * A DIST line's size and digests as one latin1 string: a flags digit (1 BLAKE2B, 2 SHA512),
- * the size, `:`, then the raw digest bytes. One string per distinct line, half the heap of hex.
- */
-export function packDist(size: number, blake2b: Buffer | undefined, sha512: Buffer | undefined): string {
-  const flags = (blake2b ? 1 : 0) | (sha512 ? 2 : 0);
-  let at = packBuffer.write(`${flags}${size}:`, 0, 'latin1');
-  if (blake2b) at += blake2b.copy(packBuffer, at);
-  if (sha512) at += sha512.copy(packBuffer, at);
-  return packBuffer.toString('latin1', 0, at);
-}
-
-export function unpackDist(packed: string): DistValue {
-  const flags = packed.charCodeAt(0) - 0x30;
-  const colon = packed.indexOf(':');
-  const size = Number(packed.slice(1, colon));
-  const raw = Buffer.from(packed.slice(colon + 1), 'latin1');
-  const blake2b = flags & 1 ? raw.subarray(0, 64).toString('hex') : undefined;
-  const sha512 = flags & 2 ? raw.subarray(flags & 1 ? 64 : 0).toString('hex') : undefined;
-  return { size, ...(blake2b && { BLAKE2B: blake2b }), ...(sha512 && { SHA512: sha512 }) };
-}
-
 /**
  * The DIST lines of every Manifest naming the file, merged: equal sizes and, per algorithm,
  * equal digests (one Manifest may lack an algorithm another has). Else a conflict, explained.
@@ -159,11 +131,12 @@ export function unpackDist(packed: string): DistValue {
 export function mergeDists(
   name: string,
   owners: readonly ManifestOwner[],
-  dists: Shared<string> | undefined,
+  dists: Shared<DistHandle> | undefined,
+  store: DistStore,
 ): { merged?: DistValue; conflict?: string } {
   if (dists === undefined) return {};
-  if (!(dists instanceof PerSource)) return { merged: unpackDist(dists) };
-  const values = dists.values.map(unpackDist);
+  if (!(dists instanceof PerSource)) return { merged: store.unpack(dists) };
+  const values = dists.values.map((handle) => store.unpack(handle));
   let { size, BLAKE2B, SHA512 } = values[0];
   for (const value of values) {
     const agree =
@@ -200,12 +173,48 @@ export class FileRecord {
     public uris: Shared<UrisValue>,
     /** Repository order, then package path. */
     public owners: OneOrMany<ManifestOwner>,
-    public dists: Shared<string> | undefined,
+    /** In the DistStore of the snapshot. */
+    public dists: Shared<DistHandle> | undefined,
   ) {}
+}
 
-  get conflict(): string | undefined {
-    return this.dists instanceof PerSource
-      ? mergeDists(this.name, manyToArray(this.owners), this.dists).conflict
-      : undefined;
+export function conflictOf(record: FileRecord, store: DistStore): string | undefined {
+  return record.dists instanceof PerSource
+    ? mergeDists(record.name, manyToArray(record.owners), record.dists, store).conflict
+    : undefined;
+}
+
+/**
+ * `files` as they are, or, once most of what `store` holds is no longer used (a refresh appends
+ * what it re-read), with new records over a new store of only what they use. Records of an
+ * earlier snapshot are never changed: it keeps its store.
+ */
+export function withCompactDists(
+  files: Map<string, FileRecord>,
+  store: DistStore,
+): { files: Map<string, FileRecord>; store: DistStore } {
+  if (store.size <= 2 * store.usedBytes + (1 << 20)) return { files, store };
+  let live = 0;
+  for (const record of files.values()) {
+    const dists = record.dists;
+    if (dists instanceof PerSource) for (const handle of dists.values) live += store.bytesOf(handle);
+    else if (dists !== undefined) live += store.bytesOf(dists);
   }
+  store.usedBytes = live;
+  if (store.size <= 2 * live + (1 << 20)) return { files, store };
+  const compacted = new DistStore();
+  compacted.usedBytes = live;
+  const copy = (handle: DistHandle) => store.copyTo(compacted, handle);
+  const copied = new Map<string, FileRecord>();
+  for (const [name, record] of files) {
+    const dists = record.dists;
+    const moved =
+      dists instanceof PerSource
+        ? new PerSource(dists.values.map(copy))
+        : dists === undefined
+          ? dists
+          : copy(dists);
+    copied.set(name, new FileRecord(record.name, record.sources, record.uris, record.owners, moved));
+  }
+  return { files: copied, store: compacted };
 }

@@ -5,8 +5,8 @@ import {
   NO_RESTRICT,
   type PackageRecord,
   PerSource,
-  packDist,
 } from './distfile-records.js';
+import { DistStore } from './dist-store.js';
 import { DistfileSnapshot } from './distfile-snapshot.js';
 import type { RepositoryConfig } from './repos.js';
 
@@ -31,11 +31,15 @@ const pkg = (repoName: string, cpv: string): PackageRecord => ({
 const bytes = (c: string) => Buffer.alloc(64, c);
 const hex = (c: string) => bytes(c).toString('hex');
 
+const store = new DistStore();
+const packDist = (size: number, blake2b?: Buffer, sha512?: Buffer) => store.add(size, blake2b, sha512);
+
 function snapshot(...records: FileRecord[]): DistfileSnapshot {
   return new DistfileSnapshot(
     1,
     [repo('gentoo'), repo('guru'), repo('my-overlay')],
     new Map(records.map((record) => [record.name, record])),
+    store,
   );
 }
 

@@ -8,11 +8,12 @@ import {
   type RestrictFlags,
   type Shared,
   type UrisValue,
-  unpackDist,
   urisOf,
   valueAt,
 } from './distfile-records.js';
 import type { RepositoryConfig } from './repos.js';
+import type { DistHandle } from './dist-store.js';
+import { DistStore } from './dist-store.js';
 import type { UriLift } from './src-uri.js';
 import { expandMirrorUri, type MirrorTable, splitMirrorUri } from './thirdpartymirrors.js';
 
@@ -77,6 +78,8 @@ export class DistfileSnapshot {
     readonly repositories: readonly RepositoryConfig[],
     /** For the index that builds the next snapshot. */
     readonly records: ReadonlyMap<string, FileRecord>,
+    /** Where the records' DIST values are. */
+    readonly dists: DistStore = new DistStore(),
   ) {
     for (const repo of repositories) this.mirrors.set(repo.name, repo.mirrors);
   }
@@ -100,11 +103,11 @@ export class DistfileSnapshot {
       this.sourceOf(pkg, fullUris(valueAt(record.uris, i), record.name)),
     );
     const owners = manyToArray(record.owners);
-    const { merged, conflict } = mergeDists(record.name, owners, record.dists);
+    const { merged, conflict } = mergeDists(record.name, owners, record.dists, this.dists);
     const manifests: readonly ManifestEntry[] = merged
       ? [{ repos: distinctRepos(owners), ...merged }]
       : conflict !== undefined
-        ? distinctLines(owners, record.dists as Shared<string>)
+        ? distinctLines(owners, record.dists as Shared<DistHandle>, this.dists)
         : [];
     return {
       name: record.name,
@@ -140,13 +143,21 @@ function distinctRepos(owners: readonly ManifestOwner[]): string[] {
 }
 
 /** One entry per distinct DIST line, in the order of their first owner (repository order). */
-function distinctLines(owners: readonly ManifestOwner[], dists: Shared<string>): ManifestEntry[] {
-  const byLine = new Map<string, ManifestOwner[]>();
+function distinctLines(
+  owners: readonly ManifestOwner[],
+  dists: Shared<DistHandle>,
+  store: DistStore,
+): ManifestEntry[] {
+  const byLine = new Map<string, { handle: DistHandle; owners: ManifestOwner[] }>();
   owners.forEach((owner, i) => {
-    const line = valueAt(dists, i);
-    const same = byLine.get(line);
-    if (same) same.push(owner);
-    else byLine.set(line, [owner]);
+    const handle = valueAt(dists, i);
+    const key = store.key(handle);
+    const same = byLine.get(key);
+    if (same) same.owners.push(owner);
+    else byLine.set(key, { handle, owners: [owner] });
   });
-  return [...byLine].map(([line, same]) => ({ repos: distinctRepos(same), ...unpackDist(line) }));
+  return [...byLine.values()].map((line) => ({
+    repos: distinctRepos(line.owners),
+    ...store.unpack(line.handle),
+  }));
 }

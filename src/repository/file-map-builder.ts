@@ -1,3 +1,4 @@
+import type { DistHandle, DistStore } from './dist-store.js';
 import {
   FileRecord,
   type ManifestOwner,
@@ -34,6 +35,8 @@ export class FileMapBuilder {
     private readonly base: ReadonlyMap<string, FileRecord> | undefined,
     /** Repository name → position, for ordering sources. */
     private readonly order: ReadonlyMap<string, number>,
+    /** Where the DIST values of `base` and of this build are. */
+    private readonly store: DistStore,
   ) {}
 
   get changed(): boolean {
@@ -55,7 +58,7 @@ export class FileMapBuilder {
     record.sources = appendMany(record.sources, pkg);
   }
 
-  addDist(name: string, owner: ManifestOwner, dist: string): void {
+  addDist(name: string, owner: ManifestOwner, dist: DistHandle): void {
     const record = this.draft(name);
     if (!record) {
       this.create(new FileRecord(name, undefined, undefined, owner, dist));
@@ -64,8 +67,9 @@ export class FileMapBuilder {
     const owners = manyToArray(record.owners);
     const count = owners.length;
     if (count > 0 && this.compareOwners(owners[count - 1], owner) > 0) this.unsorted.add(record);
-    record.dists = appendShared(record.dists, count, dist, (a, b) => a === b);
+    record.dists = appendShared(record.dists, count, dist, this.sameDist);
     record.owners = appendMany(record.owners, owner);
+    if (valueAt(record.dists, count) !== dist) this.store.release(dist);
   }
 
   /** Its files are found in build(): one pass over the map costs less than a list of names per entry. */
@@ -113,12 +117,14 @@ export class FileMapBuilder {
       if (record.sources === undefined && record.owners === undefined) {
         files.delete(name);
         if (old) changedNames.add(name);
-      } else if (!old || !sameRecord(old, record)) {
+      } else if (!old || !sameRecord(old, record, this.sameDist)) {
         changedNames.add(name);
       }
     }
     return { files, changedNames, disagreeing };
   }
+
+  private readonly sameDist = (a: DistHandle, b: DistHandle): boolean => this.store.same(a, b);
 
   private losesSomething(record: FileRecord): boolean {
     return anyIn(record.sources, this.removedPackages) || anyIn(record.owners, this.removedOwners);
@@ -178,7 +184,7 @@ export class FileMapBuilder {
     if (Array.isArray(record.sources)) record.sources = this.sourceLists.get(record.sources);
     if (Array.isArray(record.owners)) record.owners = this.ownerLists.get(record.owners);
     record.uris = compact(record.uris, sameUris);
-    record.dists = compact(record.dists, (a, b) => a === b);
+    record.dists = compact(record.dists, this.sameDist);
     if (record.dists instanceof PerSource) disagreeing.push(record);
   }
 
@@ -318,7 +324,11 @@ function compact<T>(shared: Shared<T> | undefined, same: (a: T, b: T) => boolean
 }
 
 /** Re-read but equal: not worth telling listeners about. */
-function sameRecord(a: FileRecord, b: FileRecord): boolean {
+function sameRecord(
+  a: FileRecord,
+  b: FileRecord,
+  sameDist: (a: DistHandle, b: DistHandle) => boolean,
+): boolean {
   const aPackages = manyToArray(a.sources);
   const bPackages = manyToArray(b.sources);
   const aOwners = manyToArray(a.owners);
@@ -339,7 +349,7 @@ function sameRecord(a: FileRecord, b: FileRecord): boolean {
       (owner, i) =>
         owner.repo === bOwners[i].repo &&
         owner.path === bOwners[i].path &&
-        valueAt(a.dists as Shared<string>, i) === valueAt(b.dists as Shared<string>, i),
+        sameDist(valueAt(a.dists as Shared<DistHandle>, i), valueAt(b.dists as Shared<DistHandle>, i)),
     )
   );
 }

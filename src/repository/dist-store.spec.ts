@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { DistStore } from './dist-store.js';
+import { FileRecord, PerSource, withCompactDists } from './distfile-records.js';
+
+const bytes = (c: string) => Buffer.alloc(64, c);
+const hex = (c: string) => bytes(c).toString('hex');
+
+describe('DistStore', () => {
+  it('gives back size and digests as written, sizes past 4 GiB included', () => {
+    const store = new DistStore();
+    const both = store.add(6 * 2 ** 32 + 5, bytes('a'), bytes('b'));
+    const sha = store.add(7, undefined, bytes('c'));
+    const none = store.add(0, undefined, undefined);
+    expect(store.unpack(both)).toEqual({ size: 6 * 2 ** 32 + 5, BLAKE2B: hex('a'), SHA512: hex('b') });
+    expect(store.unpack(sha)).toEqual({ size: 7, SHA512: hex('c') });
+    expect(store.unpack(none)).toEqual({ size: 0 });
+  });
+
+  it('tells equal values apart from different ones, across slabs', () => {
+    const store = new DistStore();
+    const first = store.add(10, bytes('a'), bytes('b'));
+    let last = first;
+    // Past one slab of 1 MiB.
+    for (let i = 0; i < 8000; i++) last = store.add(10, bytes('a'), bytes('b'));
+    expect(Math.floor(last / 2 ** 20)).toBeGreaterThan(0);
+    expect(store.same(first, last)).toBe(true);
+    expect(store.key(first)).toBe(store.key(last));
+    const other = store.add(10, bytes('a'), undefined);
+    expect(store.same(first, other)).toBe(false);
+    expect(store.same(first, store.add(11, bytes('a'), bytes('b')))).toBe(false);
+    expect(store.same(first, store.add(10, bytes('a'), bytes('c')))).toBe(false);
+  });
+
+  it('takes back only the value added last', () => {
+    const store = new DistStore();
+    const a = store.add(1, bytes('a'), undefined);
+    const b = store.add(2, bytes('b'), undefined);
+    const size = store.size;
+    store.release(a);
+    expect(store.size).toBe(size);
+    store.release(b);
+    expect(store.size).toBeLessThan(size);
+    const c = store.add(3, bytes('c'), undefined);
+    expect(c).toBe(b);
+    expect(store.unpack(a)).toEqual({ size: 1, BLAKE2B: hex('a') });
+    expect(store.unpack(c)).toEqual({ size: 3, BLAKE2B: hex('c') });
+  });
+});
+
+describe('withCompactDists', () => {
+  it('keeps the records while most of the store is used', () => {
+    const store = new DistStore();
+    const files = new Map([
+      ['a', new FileRecord('a', undefined, undefined, undefined, store.add(1, bytes('a'), undefined))],
+    ]);
+    expect(withCompactDists(files, store)).toEqual({ files, store });
+  });
+
+  it('copies the used values into a new store once most are not, leaving the old records alone', () => {
+    const store = new DistStore();
+    const kept = store.add(1, bytes('a'), bytes('b'));
+    const other = store.add(2, undefined, bytes('c'));
+    for (let i = 0; i < 20_000; i++) store.add(3, bytes('x'), bytes('y'));
+    const one = new FileRecord('one', undefined, undefined, undefined, kept);
+    const two = new FileRecord('two', undefined, undefined, undefined, new PerSource([kept, other]));
+    const files = new Map([
+      ['one', one],
+      ['two', two],
+    ]);
+    const result = withCompactDists(files, store);
+    expect(result.store).not.toBe(store);
+    expect(result.store.size).toBeLessThan(1000);
+    const copied = result.files.get('two') as FileRecord;
+    expect(copied).not.toBe(two);
+    expect((copied.dists as PerSource<number>).values.map((h) => result.store.unpack(h))).toEqual([
+      store.unpack(kept),
+      store.unpack(other),
+    ]);
+    expect(store.unpack(one.dists as number)).toEqual({ size: 1, BLAKE2B: hex('a'), SHA512: hex('b') });
+  });
+});

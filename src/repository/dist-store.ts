@@ -1,0 +1,120 @@
+/** Size and lowercase hex digests, as a DistfileEntry has them. */
+export interface DistValue {
+  readonly size: number;
+  readonly BLAKE2B?: string;
+  readonly SHA512?: string;
+}
+
+/** A DIST value in a DistStore: a small integer, so a FileRecord holds it without a heap object. */
+export type DistHandle = number;
+
+const SLAB_BITS = 20;
+const SLAB = 1 << SLAB_BITS;
+const DIGEST = 64;
+/** Flags byte (1 BLAKE2B, 2 SHA512), size as a float64, then the raw digests. */
+const HEADER = 9;
+
+/**
+ * The DIST lines of an index (size and raw digests: 137 bytes for the usual two digests) packed
+ * in off-heap slabs of 1 MiB, each value a handle. As one heap string each they were the index's
+ * largest part (~194k strings, 28 MB on a ::gentoo-sized tree) and most of what every young
+ * generation collection of a build copied. Append-only: a refresh adds what it re-read, and
+ * compacted() copies what is still used into a new store once most of it is not.
+ */
+export class DistStore {
+  private readonly slabs: Buffer[] = [];
+  private slab: Buffer | undefined;
+  private at = SLAB;
+  private bytes = 0;
+  /** What records used when last counted (withCompactDists): a refresh counts again only past twice that. */
+  usedBytes = 0;
+
+  /** Bytes written, live or not. */
+  get size(): number {
+    return this.bytes;
+  }
+
+  add(size: number, blake2b: Buffer | undefined, sha512: Buffer | undefined): DistHandle {
+    const length = HEADER + (blake2b ? DIGEST : 0) + (sha512 ? DIGEST : 0);
+    if (this.at + length > SLAB || !this.slab) {
+      this.slab = Buffer.allocUnsafeSlow(SLAB);
+      this.slabs.push(this.slab);
+      this.at = 0;
+    }
+    const slab = this.slab;
+    const handle = (this.slabs.length - 1) * SLAB + this.at;
+    slab[this.at] = (blake2b ? 1 : 0) | (sha512 ? 2 : 0);
+    slab.writeDoubleLE(size, this.at + 1);
+    let at = this.at + HEADER;
+    if (blake2b) at += blake2b.copy(slab, at, 0, DIGEST);
+    if (sha512) at += sha512.copy(slab, at, 0, DIGEST);
+    this.at = at;
+    this.bytes += length;
+    return handle;
+  }
+
+  /**
+   * Takes back the value added last when the caller kept an equal one instead (a file in several
+   * Manifests: half the values of a ::gentoo-sized tree); else it stays until compacted().
+   */
+  release(handle: DistHandle): void {
+    const at = handle % SLAB;
+    if (Math.floor(handle / SLAB) !== this.slabs.length - 1) return;
+    const length = lengthOf((this.slab as Buffer)[at]);
+    if (at + length !== this.at) return;
+    this.at = at;
+    this.bytes -= length;
+  }
+
+  /** Same size and digests. */
+  same(a: DistHandle, b: DistHandle): boolean {
+    if (a === b) return true;
+    const x = this.slabs[Math.floor(a / SLAB)];
+    const xAt = a % SLAB;
+    const y = this.slabs[Math.floor(b / SLAB)];
+    const yAt = b % SLAB;
+    const length = lengthOf(x[xAt]);
+    return x[xAt] === y[yAt] && x.compare(y, yAt, yAt + length, xAt, xAt + length) === 0;
+  }
+
+  /** Equal for equal values: a Map key. */
+  key(handle: DistHandle): string {
+    const [slab, at] = this.locate(handle);
+    return slab.toString('latin1', at, at + lengthOf(slab[at]));
+  }
+
+  unpack(handle: DistHandle): DistValue {
+    const [slab, at] = this.locate(handle);
+    const flags = slab[at];
+    const size = slab.readDoubleLE(at + 1);
+    let from = at + HEADER;
+    const blake2b = flags & 1 ? slab.toString('hex', from, (from += DIGEST)) : undefined;
+    const sha512 = flags & 2 ? slab.toString('hex', from, from + DIGEST) : undefined;
+    return { size, ...(blake2b && { BLAKE2B: blake2b }), ...(sha512 && { SHA512: sha512 }) };
+  }
+
+  /** Bytes one value takes. */
+  bytesOf(handle: DistHandle): number {
+    return lengthOf(this.slabs[Math.floor(handle / SLAB)][handle % SLAB]);
+  }
+
+  /** The same value in `target`. */
+  copyTo(target: DistStore, handle: DistHandle): DistHandle {
+    const [slab, at] = this.locate(handle);
+    const flags = slab[at];
+    const digests = at + HEADER;
+    return target.add(
+      slab.readDoubleLE(at + 1),
+      flags & 1 ? slab.subarray(digests, digests + DIGEST) : undefined,
+      flags & 2 ? slab.subarray(digests + (flags & 1 ? DIGEST : 0)) : undefined,
+    );
+  }
+
+  private locate(handle: DistHandle): [Buffer, number] {
+    return [this.slabs[Math.floor(handle / SLAB)], handle % SLAB];
+  }
+}
+
+function lengthOf(flags: number): number {
+  return HEADER + (flags & 1 ? DIGEST : 0) + (flags & 2 ? DIGEST : 0);
+}
