@@ -87,9 +87,10 @@ export class DistStore {
     const [slab, at] = this.locate(handle);
     const flags = slab[at];
     const size = slab.readDoubleLE(at + 1);
-    let from = at + HEADER;
-    const blake2b = flags & 1 ? slab.toString('hex', from, (from += DIGEST)) : undefined;
-    const sha512 = flags & 2 ? slab.toString('hex', from, from + DIGEST) : undefined;
+    const from = at + HEADER;
+    const blake2b = flags & 1 ? slab.toString('hex', from, from + DIGEST) : undefined;
+    const shaFrom = flags & 1 ? from + DIGEST : from;
+    const sha512 = flags & 2 ? slab.toString('hex', shaFrom, shaFrom + DIGEST) : undefined;
     return { size, ...(blake2b && { BLAKE2B: blake2b }), ...(sha512 && { SHA512: sha512 }) };
   }
 

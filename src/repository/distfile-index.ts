@@ -1,5 +1,5 @@
-import { filesOf, forEachDist } from './distfile-parse.js';
 import { DistStore } from './dist-store.js';
+import { filesOf, forEachDist } from './distfile-parse.js';
 import {
   conflictOf,
   type ManifestOwner,

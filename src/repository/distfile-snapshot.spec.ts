@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DistStore } from './dist-store.js';
 import {
   FileRecord,
   type ManifestOwner,
@@ -6,7 +7,6 @@ import {
   type PackageRecord,
   PerSource,
 } from './distfile-records.js';
-import { DistStore } from './dist-store.js';
 import { DistfileSnapshot } from './distfile-snapshot.js';
 import type { RepositoryConfig } from './repos.js';
 

@@ -1,3 +1,4 @@
+import { type DistHandle, DistStore } from './dist-store.js';
 import {
   type FileRecord,
   fullUris,
@@ -12,8 +13,6 @@ import {
   valueAt,
 } from './distfile-records.js';
 import type { RepositoryConfig } from './repos.js';
-import type { DistHandle } from './dist-store.js';
-import { DistStore } from './dist-store.js';
 import type { UriLift } from './src-uri.js';
 import { expandMirrorUri, type MirrorTable, splitMirrorUri } from './thirdpartymirrors.js';
 
