@@ -309,7 +309,6 @@ export class DistfileIndex {
     for (const [pn, old] of before?.manifests ?? []) {
       if (!state.manifests.has(pn) && old.owner) builder.removeOwner(old.owner);
     }
-    builder.endBatch();
     return state;
   }
 
