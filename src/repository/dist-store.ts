@@ -34,7 +34,8 @@ export class DistStore {
     return this.bytes;
   }
 
-  add(size: number, blake2b: Buffer | undefined, sha512: Buffer | undefined): DistHandle {
+  /** Digests are 64 bytes each. */
+  add(size: number, blake2b: Uint8Array | undefined, sha512: Uint8Array | undefined): DistHandle {
     const length = HEADER + (blake2b ? DIGEST : 0) + (sha512 ? DIGEST : 0);
     if (this.at + length > SLAB || !this.slab) {
       this.slab = Buffer.allocUnsafeSlow(SLAB);
@@ -45,9 +46,16 @@ export class DistStore {
     const handle = (this.slabs.length - 1) * SLAB + this.at;
     slab[this.at] = (blake2b ? 1 : 0) | (sha512 ? 2 : 0);
     slab.writeDoubleLE(size, this.at + 1);
+    // TypedArray set(): a memcpy, where Buffer copy() costs a JS call chain per digest.
     let at = this.at + HEADER;
-    if (blake2b) at += blake2b.copy(slab, at, 0, DIGEST);
-    if (sha512) at += sha512.copy(slab, at, 0, DIGEST);
+    if (blake2b) {
+      slab.set(blake2b, at);
+      at += DIGEST;
+    }
+    if (sha512) {
+      slab.set(sha512, at);
+      at += DIGEST;
+    }
     this.at = at;
     this.bytes += length;
     return handle;
@@ -107,7 +115,9 @@ export class DistStore {
     return target.add(
       slab.readDoubleLE(at + 1),
       flags & 1 ? slab.subarray(digests, digests + DIGEST) : undefined,
-      flags & 2 ? slab.subarray(digests + (flags & 1 ? DIGEST : 0)) : undefined,
+      flags & 2
+        ? slab.subarray(digests + (flags & 1 ? DIGEST : 0), digests + (flags & 1 ? 2 : 1) * DIGEST)
+        : undefined,
     );
   }
 
