@@ -197,9 +197,13 @@ export class DistfileIndex {
     }
     const root = `${repo.location}/metadata/md5-cache`;
     let timestamp: string | undefined;
-    await this.readAll([`${repo.location}/metadata/timestamp.chk`], (_, read) => {
-      timestamp = read?.data.toString('utf8').trim();
-    });
+    await this.readAll(
+      1,
+      () => `${repo.location}/metadata/timestamp.chk`,
+      (_, read) => {
+        timestamp = read?.data.toString('utf8').trim();
+      },
+    );
     // timestamp.chk changes with every sync of a repository that has one. Without one, nothing
     // tells a file rewritten in place: stat them all.
     const deep = options.deep === true || timestamp === undefined || timestamp !== old?.timestamp;
@@ -262,7 +266,8 @@ export class DistfileIndex {
     // DIST line first is a string of its own, where one met in SRC_URI is a slice that would
     // keep its whole URI alive (the index keeps most URIs as a shared prefix only).
     await this.readChanged(
-      pns.map((pn) => `${repo.location}/${category}/${pn}/Manifest`),
+      pns.length,
+      (i) => `${repo.location}/${category}/${pns[i]}/Manifest`,
       oldManifests.map((old) => old?.ctimeMs),
       changes,
       (i, read) => {
@@ -282,7 +287,8 @@ export class DistfileIndex {
       },
     );
     await this.readChanged(
-      pfs.map((pf) => `${cacheDir}/${pf}`),
+      pfs.length,
+      (i) => `${cacheDir}/${pfs[i]}`,
       oldEntries.map((old) => old?.ctimeMs),
       changes,
       (i, read) => {
@@ -313,24 +319,29 @@ export class DistfileIndex {
   }
 
   /**
-   * Visits each path: UNCHANGED when its ctime is the one known (NaN: known to be missing), else
-   * what reading it found.
+   * Visits each of `count` paths: UNCHANGED when its ctime is the one known (NaN: known to be
+   * missing), else what reading it found. Paths are made when needed: a category's worth made
+   * up front outlived two young-generation collections and died in old space.
    */
   private async readChanged(
-    paths: readonly string[],
+    count: number,
+    pathOf: (i: number) => string,
     known: ReadonlyArray<number | undefined>,
     changes: Changes,
     visit: (i: number, read: FileContent | typeof UNCHANGED | undefined) => void,
   ): Promise<void> {
-    const ctimes = await this.reader.stat(paths.filter((_, i) => known[i] !== undefined));
+    const knownAt: number[] = [];
+    for (let i = 0; i < count; i++) if (known[i] !== undefined) knownAt.push(i);
+    const ctimes = knownAt.length > 0 ? await this.reader.stat(knownAt.map(pathOf)) : [];
     const toRead: number[] = [];
     let next = 0;
-    paths.forEach((_, i) => {
+    for (let i = 0; i < count; i++) {
       if (known[i] !== undefined && Object.is(known[i], ctimes[next++] ?? Number.NaN)) visit(i, UNCHANGED);
       else toRead.push(i);
-    });
+    }
     await this.readAll(
-      toRead.map((i) => paths[i]),
+      toRead.length,
+      (j) => pathOf(toRead[j]),
       (j, read) => {
         if (read) changes.filesRead++;
         visit(toRead[j], read);
@@ -344,11 +355,13 @@ export class DistfileIndex {
    * are reported and then treated as missing.
    */
   private async readAll(
-    paths: readonly string[],
+    count: number,
+    pathOf: (i: number) => string,
     visit: (i: number, read: FileContent | undefined) => void,
   ): Promise<void> {
-    for (let from = 0; from < paths.length; from += SLICE) {
-      const slice = paths.slice(from, from + SLICE);
+    for (let from = 0; from < count; from += SLICE) {
+      const slice: string[] = [];
+      for (let i = from; i < count && i < from + SLICE; i++) slice.push(pathOf(i));
       const reads = await this.reader.readFiles(slice);
       reads.forEach((read, j) => {
         if (read instanceof Error) this.logger.warn(`cannot read ${slice[j]}: ${read.message}`);

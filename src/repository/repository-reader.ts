@@ -93,6 +93,24 @@ interface WorkerReply {
   buffer?: ArrayBuffer;
 }
 
+/**
+ * One file of a batch, its view made when asked for: a batch is parsed over a few young
+ * generation collections, and a view per file made up front lived through them into old space.
+ */
+class LentFile implements FileContent {
+  constructor(
+    private readonly all: Buffer,
+    private readonly start: number,
+    private readonly end: number,
+    readonly ctimeMs: number,
+  ) {}
+
+  get data(): Buffer {
+    // Given back to the reader thread (detached): empty, as a view made earlier would be.
+    return this.all.length === 0 ? this.all : this.all.subarray(this.start, this.end);
+  }
+}
+
 const IDLE_MS = 5_000;
 /** Enough to keep the worker reading while the main thread parses; more only adds buffers. */
 const READS_AT_ONCE = 4;
@@ -148,14 +166,14 @@ export class NodeRepositoryReader implements RepositoryReader {
       const reply = await this.request('read', paths);
       buffer = reply.buffer as ArrayBuffer;
       const all = Buffer.from(buffer);
+      const ends = reply.ends as number[];
       const results: Array<FileContent | Error | undefined> = [];
-      let start = 0;
-      paths.forEach((_, i) => {
-        const end = (reply.ends as number[])[i];
+      for (let i = 0; i < paths.length; i++) {
         const ctimeMs = reply.ctimes[i];
-        results.push(Number.isNaN(ctimeMs) ? undefined : { data: all.subarray(start, end), ctimeMs });
-        start = end;
-      });
+        results.push(
+          Number.isNaN(ctimeMs) ? undefined : new LentFile(all, i === 0 ? 0 : ends[i - 1], ends[i], ctimeMs),
+        );
+      }
       for (const [i, message] of reply.errors) results[i] = new Error(message);
       return results;
     } finally {
