@@ -36,27 +36,42 @@ export class DistStore {
 
   /** Digests are 64 bytes each. */
   add(size: number, blake2b: Uint8Array | undefined, sha512: Uint8Array | undefined): DistHandle {
-    const length = HEADER + (blake2b ? DIGEST : 0) + (sha512 ? DIGEST : 0);
-    if (this.at + length > SLAB || !this.slab) {
-      this.slab = Buffer.allocUnsafeSlow(SLAB);
-      this.slabs.push(this.slab);
-      this.at = 0;
-    }
-    const slab = this.slab;
-    const handle = (this.slabs.length - 1) * SLAB + this.at;
-    slab[this.at] = (blake2b ? 1 : 0) | (sha512 ? 2 : 0);
-    slab.writeDoubleLE(size, this.at + 1);
-    // TypedArray set(): a memcpy, where Buffer copy() costs a JS call chain per digest.
+    const slab = this.room();
     let at = this.at + HEADER;
     if (blake2b) {
       slab.set(blake2b, at);
       at += DIGEST;
     }
-    if (sha512) {
-      slab.set(sha512, at);
-      at += DIGEST;
+    if (sha512) slab.set(sha512, at);
+    return this.commit(size, (blake2b ? 1 : 0) | (sha512 ? 2 : 0));
+  }
+
+  /**
+   * Where the next value goes, for writing its digests in place (the hex of a Manifest decoded
+   * straight into the slab, no copy): BLAKE2B at digestsAt, SHA512 after it or, without
+   * BLAKE2B, at digestsAt. Then commit().
+   */
+  room(): Buffer {
+    if (this.at + HEADER + 2 * DIGEST > SLAB || !this.slab) {
+      this.slab = Buffer.allocUnsafeSlow(SLAB);
+      this.slabs.push(this.slab);
+      this.at = 0;
     }
-    this.at = at;
+    return this.slab;
+  }
+
+  get digestsAt(): number {
+    return this.at + HEADER;
+  }
+
+  /** Ends the value room() made place for: flags 1 BLAKE2B, 2 SHA512 (written in place). */
+  commit(size: number, flags: number): DistHandle {
+    const slab = this.slab as Buffer;
+    const handle = (this.slabs.length - 1) * SLAB + this.at;
+    slab[this.at] = flags;
+    slab.writeDoubleLE(size, this.at + 1);
+    const length = lengthOf(flags);
+    this.at += length;
     this.bytes += length;
     return handle;
   }

@@ -1,14 +1,13 @@
 import type { DistHandle, DistStore } from './dist-store.js';
 import { LiftedUris, type UrisValue, urisOf } from './distfile-records.js';
-import { type DistLineFields, forEachDistLine } from './manifest.js';
+import { forEachDistLine } from './manifest.js';
 import type { SrcUriItem, UriLift } from './src-uri.js';
 
 // From parsed md5-cache entries and Manifests to what the index keeps.
 
 const BLAKE2B = Buffer.from('BLAKE2B');
 const SHA512 = Buffer.from('SHA512');
-const blake2bBytes = Buffer.alloc(64);
-const sha512Bytes = Buffer.alloc(64);
+const DIGEST = 64;
 
 /** One value per distinct name, URIs in SRC_URI order. Most names come once: no array for them. */
 export function filesOf(items: readonly SrcUriItem[]): { names: string[]; uris: UrisValue[] } {
@@ -47,16 +46,21 @@ export function forEachDist(
   visit: (name: string, dist: DistHandle) => void,
 ): void {
   forEachDistLine(data, (line) => {
-    let blake2b: Buffer | undefined;
-    let sha512: Buffer | undefined;
+    // The last of each algorithm counts, as it would as a record's key.
+    let blake2b = -1;
+    let sha512 = -1;
     for (let i = 0; i < line.hashCount; i++) {
-      if (line.isAlgorithm(i, BLAKE2B)) blake2b = decoded(line, i, blake2bBytes);
-      else if (line.isAlgorithm(i, SHA512)) sha512 = decoded(line, i, sha512Bytes);
+      if (line.isAlgorithm(i, BLAKE2B)) blake2b = i;
+      else if (line.isAlgorithm(i, SHA512)) sha512 = i;
     }
-    visit(line.name, store.add(line.size, blake2b, sha512));
+    const slab = store.room();
+    let at = store.digestsAt;
+    let flags = 0;
+    if (blake2b >= 0 && line.decodeInto(blake2b, slab, at, DIGEST)) {
+      flags = 1;
+      at += DIGEST;
+    }
+    if (sha512 >= 0 && line.decodeInto(sha512, slab, at, DIGEST)) flags |= 2;
+    visit(line.name, store.commit(line.size, flags));
   });
-}
-
-function decoded(line: DistLineFields, i: number, target: Buffer): Buffer | undefined {
-  return line.decodeInto(i, target) ? target : undefined;
 }

@@ -51,15 +51,19 @@ export class DistLineFields {
     return this.buf.toString('latin1', this.offsets[4 * i + 2], this.offsets[4 * i + 3]);
   }
 
-  /** Decodes hash `i` into `target`; false unless it is exactly target.length bytes of hex. */
-  decodeInto(i: number, target: Buffer): boolean {
+  /**
+   * Decodes hash `i` into `target` from `at`; false unless it is exactly `length` bytes of hex
+   * (then what was written there is garbage).
+   */
+  decodeInto(i: number, target: Uint8Array, at = 0, length = target.length - at): boolean {
     const start = this.offsets[4 * i + 2];
-    if (this.offsets[4 * i + 3] - start !== 2 * target.length) return false;
-    for (let j = 0; j < target.length; j++) {
-      const high = HEX[this.buf[start + 2 * j]];
-      const low = HEX[this.buf[start + 2 * j + 1]];
+    if (this.offsets[4 * i + 3] - start !== 2 * length) return false;
+    const buf = this.buf;
+    for (let j = 0; j < length; j++) {
+      const high = HEX[buf[start + 2 * j]];
+      const low = HEX[buf[start + 2 * j + 1]];
       if (high < 0 || low < 0) return false;
-      target[j] = (high << 4) | low;
+      target[at + j] = (high << 4) | low;
     }
     return true;
   }
