@@ -17,7 +17,8 @@ const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
 const crypto = require('node:crypto');
 const algorithms = workerData.algorithms;
-const buffer = Buffer.allocUnsafe(1 << 20);
+// 64 bytes past the allocation's start: see allocateReadBuffer (copies into it run 5 times faster).
+const buffer = Buffer.allocUnsafeSlow((1 << 20) + 64).subarray(64);
 const files = new Map();
 const fresh = () => algorithms.map((algorithm) => crypto.createHash(algorithm));
 function catchUp(file, to) {
@@ -97,7 +98,7 @@ export class HashThreads {
   private busy = 0;
   private idleTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly count: 1 | 2 = 2) {}
+  constructor(private readonly count: 1 | 2 = 1) {}
 
   /** A digester for a file being written at `path`; the path stays valid until it ends. */
   open(path: string): FileDigester {

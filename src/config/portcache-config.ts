@@ -85,7 +85,7 @@ export class PortcacheConfig {
     config.clientTimeoutMs = env.PORTCACHE_CLIENT_TIMEOUT
       ? (parseDuration(env.PORTCACHE_CLIENT_TIMEOUT) as number)
       : config.stallTimeoutMs;
-    config.hashThreads = env.PORTCACHE_HASH_THREADS === '1' ? 1 : 2;
+    config.hashThreads = env.PORTCACHE_HASH_THREADS === '2' ? 2 : 1;
     config.trustedNets = parseList(env.PORTCACHE_TRUSTED_NETS ?? '');
     config.adminToken = env.PORTCACHE_ADMIN_TOKEN;
     config.maxFills = Number(env.PORTCACHE_MAX_FILLS);

@@ -261,7 +261,7 @@ export const DEFAULTS: Omit<
   PORTCACHE_HOST: '::',
   PORTCACHE_PORT: '8080',
   PORTCACHE_CACHE_DIR: './var/cache/distfiles',
-  PORTCACHE_HASH_THREADS: '2',
+  PORTCACHE_HASH_THREADS: '1',
   PORTCACHE_MIRRORS:
     'https://distfiles.gentoo.org https://gentoo.osuosl.org https://ftp.halifax.rwth-aachen.de/gentoo',
   PORTCACHE_CONNECT_TIMEOUT: '10s',
