@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
@@ -16,16 +16,14 @@ import { SrcUriResolver } from '../src/repository/src-uri-resolver.service.js';
 import { writeRepo } from '../src/repository/testing/fixture-repos.js';
 import { fetchDistfile } from './support/http-client.js';
 import { type RunningPortcache, startPortcache } from './support/portcache.js';
+import { digestOf, distLine } from './support/strict-http.js';
 import { TestBed } from './support/test-bed.js';
 import type { UpstreamServer } from './support/upstream-server.js';
 
 const TOKEN = 'import-dir-test-token-0123456789';
 const CLI_JS = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const KiB = 1024;
-const digest = (algorithm: string, data: Buffer) => createHash(algorithm).update(data).digest('hex');
-const sha = (data: Buffer) => digest('sha256', data);
-const distLine = (name: string, body: Buffer) =>
-  `DIST ${name} ${body.length} BLAKE2B ${digest('blake2b512', body)} SHA512 ${digest('sha512', body)}\n`;
+const sha = (data: Buffer) => digestOf('sha256', data);
 
 const GOOD = 'good-1.0.tar.gz';
 const CORRUPT = 'corrupt-2.1.tar.xz';
@@ -317,7 +315,7 @@ describe('files placed in the cache directory by hand', () => {
     }
     expect(mirror?.requestsFor(name)).toEqual([]);
     const cached = running.app.get(CacheStore).get(name);
-    expect(cached?.digests.BLAKE2B).toBe(digest('blake2b512', body));
+    expect(cached?.digests.BLAKE2B).toBe(digestOf('blake2b512', body));
     // Recorded: the next start trusts it without hashing.
     expect(existsSync(join(running.cacheDir, '.portcache', 'meta', blake2bPrefix(name), name))).toBe(true);
   });

@@ -13,6 +13,7 @@ import { writeRepo } from '../src/repository/testing/fixture-repos.js';
 import { fetchDistfile } from './support/http-client.js';
 import { type RunningPortcache, startPortcache } from './support/portcache.js';
 import { spawnServer } from './support/spawn-server.js';
+import { distLine } from './support/strict-http.js';
 import { TestBed } from './support/test-bed.js';
 import { sleep } from './support/upstream-server.js';
 import { waitForCommit } from './support/wait.js';
@@ -21,9 +22,6 @@ const TOKEN = 'janitor-test-token-0123456789';
 const MiB = 1024 * 1024;
 const CLI_JS = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-const digest = (algorithm: string, data: Buffer) => createHash(algorithm).update(data).digest('hex');
-const distLine = (name: string, body: Buffer) =>
-  `DIST ${name} ${body.length} BLAKE2B ${digest('blake2b512', body)} SHA512 ${digest('sha512', body)}\n`;
 
 describe('JanitorScheduler', () => {
   let portcache: RunningPortcache | undefined;

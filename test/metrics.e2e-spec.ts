@@ -1,40 +1,24 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SrcUriResolver } from '../src/repository/src-uri-resolver.service.js';
 import { writeRepo } from '../src/repository/testing/fixture-repos.js';
 import { fetchDistfile } from './support/http-client.js';
 import { type RunningPortcache, startPortcache } from './support/portcache.js';
+import { distLine, scrapeMetrics } from './support/strict-http.js';
 import { TestBed } from './support/test-bed.js';
 import { sleep } from './support/upstream-server.js';
 import { waitForCommit, waitForFillAt } from './support/wait.js';
 
 const KiB = 1024;
 
-const digest = (algorithm: string, data: Buffer) => createHash(algorithm).update(data).digest('hex');
-const distLine = (name: string, body: Buffer) =>
-  `DIST ${name} ${body.length} BLAKE2B ${digest('blake2b512', body)} SHA512 ${digest('sha512', body)}\n`;
-
 type Scrape = Map<string, number>;
-
-/** `name{labels} value` lines of a scrape, by `name{labels}`. */
-async function scrape(base: string): Promise<Scrape> {
-  const text = await (await request(`${base}/metrics`)).body.text();
-  const series = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    series.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return series;
-}
 
 /** Retries `check` on fresh scrapes (bounded): a request is counted once its response has closed. */
 async function eventually(base: string, check: (metrics: Scrape) => void, timeoutMs = 5000): Promise<Scrape> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const metrics = await scrape(base);
+    const metrics = await scrapeMetrics(base);
     try {
       check(metrics);
       return metrics;
@@ -86,7 +70,7 @@ describe('metrics', () => {
     const base = portcache.url;
     const url = (name: string) => `${base}/distfiles/${name}`;
     const host = new URL(mirror.url).host;
-    const before = await scrape(base);
+    const before = await scrapeMetrics(base);
     const delta = (after: Scrape, key: string) => (after.get(key) ?? 0) - (before.get(key) ?? 0);
 
     // A miss, then a hit (GET and HEAD) of the same file.
@@ -172,7 +156,7 @@ describe('metrics', () => {
   it('report the cache size limit when there is one', async () => {
     const mirror = await bed.upstream();
     portcache = await startPortcache({ PORTCACHE_MIRRORS: mirror.url, PORTCACHE_MAX_SIZE: '3G' });
-    expect((await scrape(portcache.url)).get('portcache_cache_limit_bytes')).toBe(3 * 1024 ** 3);
+    expect((await scrapeMetrics(portcache.url)).get('portcache_cache_limit_bytes')).toBe(3 * 1024 ** 3);
   });
 
   it('1,000 distinct files add no series', async () => {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,11 +7,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { blake2bPrefix } from '../src/common/layout.js';
 import { CacheDirProbe, type ProbeFileSystem } from '../src/health/cache-dir-probe.js';
 import { MirrorBalancer } from '../src/mirrors/mirror-balancer.service.js';
 import { SrcUriResolver } from '../src/repository/src-uri-resolver.service.js';
 import { fetchDistfile } from './support/http-client.js';
 import { type RunningPortcache, startPortcache } from './support/portcache.js';
+import { scrapeMetrics } from './support/strict-http.js';
 import { TestBed } from './support/test-bed.js';
 import { sleep } from './support/upstream-server.js';
 
@@ -26,18 +28,6 @@ interface Ready {
 async function getJson(url: string): Promise<{ status: number; body: Ready }> {
   const response = await request(url);
   return { status: response.statusCode, body: (await response.body.json()) as Ready };
-}
-
-/** `name{labels} value` lines of a scrape, by `name{labels}`. */
-async function scrape(base: string): Promise<Map<string, number>> {
-  const text = await (await request(`${base}/metrics`)).body.text();
-  const series = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    series.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return series;
 }
 
 /**
@@ -104,8 +94,6 @@ async function hangUpServer(): Promise<{ url: string; close: () => Promise<void>
   };
 }
 
-const blake2bPrefix = (name: string) => createHash('blake2b512').update(name).digest('hex').slice(0, 2);
-
 const ok = () => true;
 const no = () => false;
 
@@ -148,14 +136,14 @@ describe('probes', () => {
     expect(before.status).toBe(200);
     expect(before.body.details.startup.status).toBe('up');
     expect(before.body.details.cache.status).toBe('up');
-    expect((await scrape(portcache.url)).get('portcache_ready')).toBe(1);
+    expect((await scrapeMetrics(portcache.url)).get('portcache_ready')).toBe(1);
 
     await makeReadOnly(true);
     const down = await getJson(ready);
     expect(down.status).toBe(503);
     expect(down.body.details.cache.status).toBe('down');
     expect(down.body.details.cache.error).toMatch(/EROFS|EPERM|EACCES/);
-    expect((await scrape(portcache.url)).get('portcache_ready')).toBe(0);
+    expect((await scrapeMetrics(portcache.url)).get('portcache_ready')).toBe(0);
     // Liveness does not look at the disk.
     expect((await request(`${portcache.url}/health/live`)).statusCode).toBe(200);
 
@@ -163,7 +151,7 @@ describe('probes', () => {
     const back = await getJson(ready);
     expect(back.status).toBe(200);
     expect(back.body.details.cache.status).toBe('up');
-    expect((await scrape(portcache.url)).get('portcache_ready')).toBe(1);
+    expect((await scrapeMetrics(portcache.url)).get('portcache_ready')).toBe(1);
   });
 
   it("every mirror's circuit open shows as degraded, with readiness still 200 and hits served", async () => {
@@ -184,7 +172,7 @@ describe('probes', () => {
     const calm = await getJson(`${portcache.url}/health/ready`);
     expect(calm.status).toBe(200);
     expect(calm.body.details.mirrors).toMatchObject({ status: 'up', configured: 2, open: 0 });
-    expect((await scrape(portcache.url)).get('portcache_degraded{cause="mirrors_down"}')).toBe(0);
+    expect((await scrapeMetrics(portcache.url)).get('portcache_degraded{cause="mirrors_down"}')).toBe(0);
 
     // Three failures in a row open a mirror's circuit; each miss fails on both mirrors.
     for (const file of ['broken-1.0.tar.gz', 'broken-2.0.tar.gz', 'broken-3.0.tar.gz'])
@@ -205,7 +193,7 @@ describe('probes', () => {
     const hosts = mirrors.map((m) => new URL(m.url).host);
     for (const host of hosts) expect(ready.body.details.mirrors.reason).toContain(host);
 
-    const metrics = await scrape(portcache.url);
+    const metrics = await scrapeMetrics(portcache.url);
     expect(metrics.get('portcache_ready')).toBe(1);
     expect(metrics.get('portcache_degraded{cause="mirrors_down"}')).toBe(1);
     for (const host of hosts) expect(metrics.get(`portcache_mirror_circuit_open{mirror="${host}"}`)).toBe(1);
@@ -240,7 +228,7 @@ describe('probes', () => {
     expect(found.body.details.sync.reason).toMatch(/^gentoo not synced since the start \d+ s ago$/);
     // The index lacks the repository it was told to sync.
     expect(found.body.details.index).toMatchObject({ status: 'degraded', cause: 'index_stale' });
-    const metrics = await scrape(portcache.url);
+    const metrics = await scrapeMetrics(portcache.url);
     expect(metrics.get('portcache_ready')).toBe(1);
     expect(metrics.get('portcache_degraded{cause="sync_failing"}')).toBe(1);
   });
@@ -266,7 +254,7 @@ describe('probes', () => {
       cause: 'index_stale',
       reason: 'no repository is indexed',
     });
-    const metrics = await scrape(portcache.url);
+    const metrics = await scrapeMetrics(portcache.url);
     expect(metrics.get('portcache_ready')).toBe(1);
     expect(metrics.get('portcache_degraded{cause="disk_low"}')).toBe(1);
     expect(metrics.get('portcache_degraded{cause="index_stale"}')).toBe(1);

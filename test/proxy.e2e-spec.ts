@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -14,11 +14,8 @@ import { GitHttpServer } from './support/git-http-server.js';
 import { fetchDistfile } from './support/http-client.js';
 import { type RunningPortcache, startPortcache } from './support/portcache.js';
 import { spawnServer } from './support/spawn-server.js';
+import { distLine } from './support/strict-http.js';
 import { sleep, UpstreamServer } from './support/upstream-server.js';
-
-const digest = (algorithm: string, data: Buffer) => createHash(algorithm).update(data).digest('hex');
-const distLine = (name: string, body: Buffer) =>
-  `DIST ${name} ${body.length} BLAKE2B ${digest('blake2b512', body)} SHA512 ${digest('sha512', body)}\n`;
 
 /** Waits (bounded) until `check` holds. */
 async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {

@@ -12,6 +12,7 @@ import { writeRepo } from '../src/repository/testing/fixture-repos.js';
 import { makeGitRemote } from '../src/repository/testing/git-remote.js';
 import { fetchDistfile, wget } from './support/http-client.js';
 import { type RunningPortcache, startPortcache } from './support/portcache.js';
+import { distLine } from './support/strict-http.js';
 import { sleep, UpstreamServer } from './support/upstream-server.js';
 import { waitForCommit } from './support/wait.js';
 
@@ -20,9 +21,6 @@ const CLI_JS = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const TOKEN = 'repository-test-token-0123456789';
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-const digest = (algorithm: string, data: Buffer) => createHash(algorithm).update(data).digest('hex');
-const distLine = (name: string, body: Buffer) =>
-  `DIST ${name} ${body.length} BLAKE2B ${digest('blake2b512', body)} SHA512 ${digest('sha512', body)}\n`;
 
 /** Waits (bounded) until `check` holds. */
 async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {

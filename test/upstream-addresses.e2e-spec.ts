@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -9,12 +9,9 @@ import { SrcUriResolver } from '../src/repository/src-uri-resolver.service.js';
 import { writeRepo } from '../src/repository/testing/fixture-repos.js';
 import { fetchDistfile } from './support/http-client.js';
 import { type RunningPortcache, startPortcache } from './support/portcache.js';
+import { distLine } from './support/strict-http.js';
 import { UpstreamServer } from './support/upstream-server.js';
 import { waitForCommit } from './support/wait.js';
-
-const digest = (algorithm: string, data: Buffer) => createHash(algorithm).update(data).digest('hex');
-const distLine = (name: string, body: Buffer) =>
-  `DIST ${name} ${body.length} BLAKE2B ${digest('blake2b512', body)} SHA512 ${digest('sha512', body)}\n`;
 
 /** A loopback HTTP server answering from a route table; counts connections, so "never reached" is checkable. */
 interface RouteServer {

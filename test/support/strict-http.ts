@@ -109,6 +109,18 @@ export async function getJson<T = unknown>(url: string): Promise<T> {
   return (await response.body.json()) as T;
 }
 
+/** A /metrics scrape: each `name{labels} value` line's value, by `name{labels}`. */
+export async function scrapeMetrics(base: string): Promise<Map<string, number>> {
+  const text = await (await request(`${base}/metrics`)).body.text();
+  const series = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const at = line.lastIndexOf(' ');
+    series.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return series;
+}
+
 export const digestOf = (algorithm: string, data: Buffer) => createHash(algorithm).update(data).digest('hex');
 
 /** A Manifest DIST line with the size, BLAKE2B and SHA512 of `body`. */
