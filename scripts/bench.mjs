@@ -53,6 +53,7 @@ import {
   startDaemon,
   systemBusySeconds,
   throttledClient,
+  untilCommitted,
   upstreamNginxConf,
   waitUntil,
   writeTestFile,
@@ -760,15 +761,13 @@ async function itemTtfb({ missPairs, missWarmup, upBase, pcBase, pcPort }) {
   };
   // A client has all bytes before portcache has committed the file (fsync, renames): let every
   // fill finish before the next measurement, so that its disk work does not land in the next TTFB.
-  const committed = () => portcacheCounter(pcPort, 'portcache_fills_total', 'result="committed"');
-  let expectCommitted = (await committed()) + 1;
+  const committedMiss = await untilCommitted(
+    pcPort,
+    (file) => fetchChecked(`${pcBase}/${file.name}`, file),
+    30_000,
+  );
   const viaPortcache = async (file) => {
-    const r = await fetchChecked(`${pcBase}/${file.name}`, file);
-    const want = expectCommitted++;
-    await waitUntil(`portcache to commit ${file.name}`, async () => (await committed()) >= want, {
-      timeoutMs: 30_000,
-      intervalMs: 20,
-    });
+    const r = await committedMiss(file);
     await sleep(50);
     return r;
   };

@@ -14,10 +14,10 @@ import {
   cpuSecondsOf,
   log,
   median,
-  portcacheCounter,
   rawGet,
   round,
   sleep,
+  untilCommitted,
   waitUntil,
   writeTestFile,
 } from './lib.mjs';
@@ -83,17 +83,11 @@ export async function itemFastFill({ files, upBase, ncBase, pcBase, pcPort, pcPi
   // After a fill the next run waits until the cache has the file on disk, so that neither cache's
   // write-back lands in the next run: portcache counts a commit on /metrics after fsyncing the
   // file; nginx renames its temp file into the cache directory and does not fsync, so we do.
-  const committed = () => portcacheCounter(pcPort, 'portcache_fills_total', 'result="committed"');
-  let expectCommitted = (await committed()) + 1;
-  const viaPortcache = async (file) => {
-    const r = await fetchChecked(`${pcBase}/${file.name}`, file);
-    const want = expectCommitted++;
-    await waitUntil(`portcache to commit ${file.name}`, async () => (await committed()) >= want, {
-      timeoutMs: 120_000,
-      intervalMs: 20,
-    });
-    return r;
-  };
+  const viaPortcache = await untilCommitted(
+    pcPort,
+    (file) => fetchChecked(`${pcBase}/${file.name}`, file),
+    120_000,
+  );
   const viaNginx = async (file) => {
     const r = await fetchChecked(`${ncBase}/${file.name}`, file);
     const path = proxyCacheFile(nc, file.name);

@@ -7,7 +7,6 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import {
   blake2bPrefix,
   log,
@@ -15,6 +14,7 @@ import {
   portcacheCounter,
   rawGet,
   round,
+  runWorker,
   sleep,
   waitUntil,
   writeTestFile,
@@ -140,21 +140,14 @@ async function replay(plan, files, base, { threads, timeoutMs, upstreamDistfiles
   for (const [i, client] of clients.entries()) shares[i % shares.length].push(client);
   const startAtEpochMs = performance.timeOrigin + performance.now() + 300;
   const results = await Promise.all(
-    shares.map(
-      (share) =>
-        new Promise((resolve, reject) => {
-          const worker = new Worker(new URL('./fleet-worker.mjs', import.meta.url), {
-            workerData: { base, clients: share, firstBlocks: blocks.shared, startAtEpochMs, timeoutMs },
-          });
-          let result;
-          worker.once('message', (message) => {
-            result = message;
-          });
-          worker.once('error', reject);
-          worker.once('exit', (code) =>
-            result ? resolve(result) : reject(new Error(`fleet worker exited with ${code} and no result`)),
-          );
-        }),
+    shares.map((share) =>
+      runWorker(new URL('./fleet-worker.mjs', import.meta.url), {
+        base,
+        clients: share,
+        firstBlocks: blocks.shared,
+        startAtEpochMs,
+        timeoutMs,
+      }),
     ),
   );
   return { startAtEpochMs, results: results.flat() };

@@ -302,6 +302,25 @@ export async function portcacheCounter(pcPort, name, labelPart = '') {
   return total;
 }
 
+/**
+ * Wraps `fetch(file)` of a miss through portcache so that it returns only once portcache has
+ * committed the file (`portcache_fills_total{result="committed"}` one higher than before it):
+ * a client has all bytes before the commit's fsyncs, which must not land in the next measurement.
+ */
+export async function untilCommitted(pcPort, fetch, timeoutMs) {
+  const committed = () => portcacheCounter(pcPort, 'portcache_fills_total', 'result="committed"');
+  let expected = (await committed()) + 1;
+  return async (file) => {
+    const r = await fetch(file);
+    const want = expected++;
+    await waitUntil(`portcache to commit ${file.name}`, async () => (await committed()) >= want, {
+      timeoutMs,
+      intervalMs: 20,
+    });
+    return r;
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Test files.
 
@@ -673,24 +692,31 @@ export async function simultaneousClients(urls, { threads, hash = false, timeout
   const shares = Array.from({ length: Math.min(threads, urls.length) }, () => []);
   for (const [i, url] of urls.entries()) shares[i % shares.length].push(url);
   const results = await Promise.all(
-    shares.map(
-      (share) =>
-        new Promise((resolve, reject) => {
-          const worker = new Worker(new URL('./clients-worker.mjs', import.meta.url), {
-            workerData: { urls: share, hash, timeoutMs, startAtEpochMs },
-          });
-          let result;
-          worker.once('message', (message) => {
-            result = message;
-          });
-          worker.once('error', reject);
-          worker.once('exit', (code) =>
-            result ? resolve(result) : reject(new Error(`client worker exited with ${code} and no result`)),
-          );
-        }),
+    shares.map((share) =>
+      runWorker(new URL('./clients-worker.mjs', import.meta.url), {
+        urls: share,
+        hash,
+        timeoutMs,
+        startAtEpochMs,
+      }),
     ),
   );
   return { startAtEpochMs, results: results.flat() };
+}
+
+/** Runs a client worker thread to its end; resolves to the one message it posts. */
+export function runWorker(url, workerData) {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(url, { workerData });
+    let result;
+    worker.once('message', (message) => {
+      result = message;
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) =>
+      result ? resolve(result) : reject(new Error(`${url.pathname} exited with ${code} and no result`)),
+    );
+  });
 }
 
 /** CPU seconds all CPUs spent busy since boot (user, nice, system, irq, softirq, steal), from /proc/stat. */
