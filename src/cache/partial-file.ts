@@ -30,6 +30,8 @@ export class PartialFile extends EventEmitter {
   expectedSize: number | undefined;
   lastModified: Date | undefined;
   written = 0;
+  /** Bytes copied into memory by receive(): `written` and those waiting for their write. */
+  private received = 0;
   status: PartialStatus = 'filling';
   failure: Error | undefined;
   /** Bumped when the bytes written so far are thrown away; readers of an older generation abort. */
@@ -87,11 +89,25 @@ export class PartialFile extends EventEmitter {
   }
 
   append(chunks: Buffer[]): Promise<void> {
+    return this.writeReceived(this.receive(chunks));
+  }
+
+  /**
+   * Copies `chunks`, the bytes that follow all bytes received so far, into memory at once: the
+   * buffers they arrived in can be reused or die young (see RecentBytes). writeReceived() then
+   * writes the copies, in the order they were received.
+   */
+  receive(chunks: readonly Buffer[]): Buffer[] {
+    const copies = this.recent.append(this.received, chunks);
+    for (const copy of copies) this.received += copy.length;
+    return copies;
+  }
+
+  writeReceived(copies: Buffer[]): Promise<void> {
     if (this.status !== 'filling') {
       return Promise.reject(new Error(`${this.name}: append after ${this.status}`));
     }
-    // Copied at once, so that the buffers they arrived in die young (see RecentBytes).
-    return this.write(this.recent.append(this.written, chunks));
+    return this.write(copies);
   }
 
   private async write(copies: Buffer[]): Promise<void> {
@@ -132,6 +148,7 @@ export class PartialFile extends EventEmitter {
     this.digester.restart(position);
     this.recent.clear(position);
     this.wake();
+    this.received = position;
     await this.handle.truncate(position);
     this.written = position;
     this.wokenAt = position;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RecentBytes, SLAB_BYTES } from './recent-bytes.js';
+import { SLAB_BYTES } from '../common/slabs.js';
+import { RecentBytes } from './recent-bytes.js';
 
 function bytes(from: number, length: number): Buffer {
   const out = Buffer.allocUnsafe(length);

@@ -1,19 +1,4 @@
-import { allocateReadBuffer } from './buffer-pool.js';
-
-/** Fill bytes are copied into slabs of this size (above glibc's mmap threshold). */
-export const SLAB_BYTES = 256 * 1024;
-/** Free slabs kept for the next fill, at most: one fill in flight needs about 22. */
-const POOLED_SLABS = 32;
-
-const pool: Buffer[] = [];
-
-function takeSlab(): Buffer {
-  return pool.pop() ?? allocateReadBuffer(SLAB_BYTES);
-}
-
-function giveSlab(bytes: Buffer): void {
-  if (pool.length < POOLED_SLABS) pool.push(bytes);
-}
+import { giveSlab, takeSlab } from '../common/slabs.js';
 
 /** A slab and the file offset its first byte belongs at. */
 interface Slab {

@@ -1,5 +1,5 @@
-import type { Readable } from 'node:stream';
 import type { PartialFile } from '../cache/partial-file.js';
+import type { BodyStream } from '../mirrors/body-stream.js';
 
 const MAX_PENDING = 4 * 1024 * 1024;
 
@@ -36,14 +36,18 @@ export interface CopyOptions {
  * failover resumes from the true end and clients get all the bytes that arrived.
  */
 export function copyBodyToPartial(
-  body: Readable,
+  body: BodyStream,
   partial: PartialFile,
   options: CopyOptions = {},
 ): Promise<void> {
   const prefix = options.compareUntil
     ? new PrefixCheck(partial, options.compareUntil, options.onDifferent)
     : undefined;
-  const write = (batch: Buffer[]) => (prefix?.pending ? prefix.take(batch) : partial.append(batch));
+  // Chunks are copied as they arrive (a body's chunk may be valid only during its event): into
+  // the partial file's memory, or, while a re-sent prefix is compared, as a copy of their own.
+  const keep = (chunk: Buffer): Buffer[] => (prefix ? [Buffer.from(chunk)] : partial.receive([chunk]));
+  const write = (batch: Buffer[]) =>
+    prefix ? (prefix.pending ? prefix.take(batch) : partial.append(batch)) : partial.writeReceived(batch);
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   /** The file offset the body has reached. */
   let reached = options.compareUntil ? 0 : partial.written;
@@ -94,7 +98,7 @@ export function copyBodyToPartial(
         body.destroy();
         return drain();
       }
-      pending.push(chunk);
+      pending.push(...keep(chunk));
       pendingBytes += chunk.length;
       if (pendingBytes >= MAX_PENDING) body.pause();
       drain();

@@ -5,9 +5,9 @@ import { PortcacheConfig } from '../config/portcache-config.js';
 import { Metrics, type UpstreamRequestMetrics } from '../metrics/metrics.service.js';
 import { MirrorBalancer } from '../mirrors/mirror-balancer.service.js';
 import {
+  type BulkResponse,
   describeUpstreamError,
   UpstreamClient,
-  type UpstreamResponse,
 } from '../mirrors/upstream-client.service.js';
 import type { Fill, Upstream } from './fill.js';
 import { RetryLater } from './fill-slots.js';
@@ -53,9 +53,9 @@ export class SourceAttempt {
     const offset = partial?.written ?? 0;
     const started = performance.now();
     const measured = this.metrics.upstreamRequest(key, upstream.mirror);
-    let response: UpstreamResponse;
+    let response: BulkResponse;
     try {
-      response = await this.upstream.get(upstream.url, { from: offset });
+      response = await this.upstream.getBulk(upstream.url, { from: offset });
     } catch (error) {
       measured.ended(true);
       return this.failed(key, name, describeUpstreamError(error));
@@ -108,7 +108,7 @@ export class SourceAttempt {
     return this.transfer(upstream, name, response, target, compareUntil, fill, measured);
   }
 
-  private async openPartial(name: string, fill: Fill, response: UpstreamResponse): Promise<PartialFile> {
+  private async openPartial(name: string, fill: Fill, response: BulkResponse): Promise<PartialFile> {
     const opening = fill.opening ?? this.store.createPartial(name);
     fill.opening = undefined;
     try {
@@ -123,7 +123,7 @@ export class SourceAttempt {
   private async transfer(
     upstream: Upstream,
     name: string,
-    response: UpstreamResponse,
+    response: BulkResponse,
     partial: PartialFile,
     compareUntil: number,
     fill: Fill,
@@ -182,12 +182,7 @@ export class SourceAttempt {
    * Aborts the body when, over a whole stall-timeout window, it delivered less than
    * PORTCACHE_MIN_RATE while another mirror could take over.
    */
-  private watchRate(
-    mirror: string,
-    name: string,
-    response: UpstreamResponse,
-    partial: PartialFile,
-  ): () => void {
+  private watchRate(mirror: string, name: string, response: BulkResponse, partial: PartialFile): () => void {
     const minRate = this.config.minRate;
     if (minRate <= 0) return () => undefined;
     const windowMs = this.config.stallTimeoutMs;
@@ -223,7 +218,7 @@ export class SourceAttempt {
   }
 }
 
-function dump(response: UpstreamResponse): Promise<unknown> {
+function dump(response: BulkResponse): Promise<unknown> {
   return response.body.dump().catch(() => undefined);
 }
 

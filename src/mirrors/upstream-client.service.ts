@@ -1,10 +1,13 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { lookup as dnsLookupAsync } from 'node:dns/promises';
+import type { Socket } from 'node:net';
 import { isIP, type LookupFunction } from 'node:net';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { Agent, buildConnector, type Dispatcher, request } from 'undici';
 import { AddressRules, redirectTarget } from '../common/address-rules.js';
 import { PortcacheConfig } from '../config/portcache-config.js';
+import type { BodyStream } from './body-stream.js';
+import { NotPlain, type PlainConnect, plainGet } from './plain-http.js';
 import { createProxyAgent, ProxyRouter } from './proxy-dispatcher.js';
 import { ProxyRoutes, redactProxy } from './upstream-proxy.js';
 
@@ -56,18 +59,51 @@ export function createUpstreamDispatcher(
   return new ProxyRouter(routes, direct, proxied);
 }
 
+/**
+ * Opens connections to upstream hosts under the address rules: an IP-literal host is judged
+ * here, a host name in its DNS lookup. `extra` goes to net.connect (the plain path's `onread`).
+ */
+function directConnector(
+  config: PortcacheConfig,
+  rules: AddressRules,
+  extra: Record<string, unknown> = {},
+): buildConnector.connector {
+  const connector = buildConnector({
+    timeout: config.connectTimeoutMs,
+    lookup: guardedLookup(rules),
+    ...extra,
+  });
+  return (options, callback) => {
+    const refusal =
+      isIP(options.hostname) && !rules.isMirrorHost(options.hostname)
+        ? rules.addressRefusal(options.hostname)
+        : undefined;
+    if (refusal) return callback(new UpstreamRefused(refusal), null);
+    return connector(options, callback);
+  };
+}
+
+/** A PlainConnect under the address rules (see plainGet). */
+function plainConnector(config: PortcacheConfig, rules: AddressRules): PlainConnect {
+  return (url, onread) =>
+    new Promise<Socket>((resolve, reject) => {
+      const connect = directConnector(config, rules, { onread });
+      connect(
+        {
+          hostname: url.hostname.replace(/^\[|\]$/g, ''),
+          host: url.host,
+          protocol: url.protocol,
+          port: url.port,
+        },
+        (error, socket) => (error ? reject(error) : resolve(socket as Socket)),
+      );
+    });
+}
+
 /** The Agent for connections portcache opens itself, to the upstream host. */
 function createDirectDispatcher(config: PortcacheConfig, rules: AddressRules): Dispatcher {
-  const connector = buildConnector({ timeout: config.connectTimeoutMs, lookup: guardedLookup(rules) });
   return new Agent({
-    connect: (options, callback) => {
-      const refusal =
-        isIP(options.hostname) && !rules.isMirrorHost(options.hostname)
-          ? rules.addressRefusal(options.hostname)
-          : undefined;
-      if (refusal) return callback(new UpstreamRefused(refusal), null);
-      return connector(options, callback);
-    },
+    connect: directConnector(config, rules),
     headersTimeout: config.stallTimeoutMs,
     bodyTimeout: config.stallTimeoutMs,
     keepAliveTimeout: KEEP_ALIVE_MS,
@@ -101,29 +137,64 @@ export interface UpstreamResponse {
   body: Dispatcher.ResponseData['body'];
 }
 
+/** A response of getBulk: undici's, or plainGet's, whose body has only what a fill uses. */
+export interface BulkResponse {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: BodyStream & { dump(): Promise<unknown> };
+}
+
 /**
  * Plain GETs to upstream hosts with undici. Never sends Accept-Encoding: a mirror must hand
  * over a `.tar.gz` byte for byte, not gunzip or re-gzip it.
  */
 @Injectable()
 export class UpstreamClient implements OnModuleDestroy {
+  private readonly plainConnect: PlainConnect;
+
   constructor(
     @Inject(UPSTREAM_DISPATCHER) private readonly dispatcher: Dispatcher,
     private readonly rules: AddressRules,
     private readonly config: PortcacheConfig,
     private readonly routes: ProxyRoutes,
-  ) {}
+  ) {
+    this.plainConnect = plainConnector(config, rules);
+  }
 
   /**
    * GET `url`, following http(s) redirects (at most MAX_REDIRECTS) to hosts the address rules
    * allow. A refused URL, hop or address rejects with UpstreamRefused.
    */
   async get(url: string, options: { from?: number; signal?: AbortSignal } = {}): Promise<UpstreamResponse> {
+    return this.follow(url, options.from, (target, headers, redirected) =>
+      this.hop(target, headers, options.signal, redirected),
+    );
+  }
+
+  /**
+   * get() for a big body (a fill). A hop to a plain-HTTP URL without a proxy goes on a connection
+   * of its own that reads into one reused buffer (plainGet); one whose answer plainGet does not
+   * take (1xx, a chunked body) is asked again through undici.
+   */
+  getBulk(url: string, options: { from?: number } = {}): Promise<BulkResponse> {
+    return this.follow<BulkResponse>(url, options.from, (target, headers, redirected) =>
+      target.protocol === 'http:' && !this.routes.proxyFor(target)
+        ? this.plainHop(target, headers, redirected)
+        : this.hop(target, headers, undefined, redirected),
+    );
+  }
+
+  /** Follows http(s) redirects (at most MAX_REDIRECTS) to hosts the address rules allow. */
+  private async follow<R extends BulkResponse>(
+    url: string,
+    from: number | undefined,
+    hop: (target: URL, headers: Record<string, string>, redirected: boolean) => Promise<R>,
+  ): Promise<R> {
     const headers: Record<string, string> = { 'user-agent': USER_AGENT };
-    if (options.from) headers.range = `bytes=${options.from}-`;
+    if (from) headers.range = `bytes=${from}-`;
     let target = new URL(url);
     for (let followed = 0; ; followed++) {
-      const response = await this.hop(target, headers, options.signal, followed > 0);
+      const response = await hop(target, headers, followed > 0);
       const location = REDIRECTS.has(response.statusCode)
         ? headerValue(response.headers, 'location')
         : undefined;
@@ -133,6 +204,24 @@ export class UpstreamClient implements OnModuleDestroy {
       const next = redirectTarget(target, location, followed);
       if (typeof next === 'string') throw new UpstreamRefused(next);
       target = next;
+    }
+  }
+
+  private async plainHop(
+    target: URL,
+    headers: Record<string, string>,
+    redirected: boolean,
+  ): Promise<BulkResponse> {
+    try {
+      const refusal = this.rules.urlRefusal(target);
+      if (refusal) throw new UpstreamRefused(refusal);
+      return await plainGet(target, headers, this.plainConnect, this.config.stallTimeoutMs);
+    } catch (error) {
+      if (error instanceof NotPlain) return this.hop(target, headers, undefined, redirected);
+      if (redirected && error instanceof UpstreamRefused) {
+        throw new UpstreamRefused(`redirect to ${target.href}: ${error.reason}`);
+      }
+      throw error;
     }
   }
 
@@ -204,7 +293,7 @@ async function resolveHere(
   }
 }
 
-export function headerValue(headers: UpstreamResponse['headers'], name: string): string | undefined {
+export function headerValue(headers: BulkResponse['headers'], name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
