@@ -13,7 +13,7 @@ import { RecentBytes } from './recent-bytes.js';
 const WAKE_BYTES = 256 * 1024;
 const WAKE_MS = 5;
 /** Bytes kept in memory behind the end of the fill (see RecentBytes). */
-const RECENT_BYTES = 1024 * 1024;
+const RECENT_BYTES = 512 * 1024;
 /** At most this much per read from memory: what a response holds while its socket drains. */
 const RECENT_READ = 256 * 1024;
 

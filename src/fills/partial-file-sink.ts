@@ -1,7 +1,7 @@
 import type { PartialFile } from '../cache/partial-file.js';
 import type { BodyStream } from '../mirrors/body-stream.js';
 
-const MAX_PENDING = 4 * 1024 * 1024;
+const MAX_PENDING = 512 * 1024;
 
 /** Writing to the cache failed (ENOSPC, EIO): no other mirror can fix that. */
 export class DiskWriteError extends Error {
