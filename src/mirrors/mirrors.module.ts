@@ -3,7 +3,8 @@ import { AddressRules } from '../common/address-rules.js';
 import { PortcacheConfig } from '../config/portcache-config.js';
 import { MirrorBalancer } from './mirror-balancer.service.js';
 import { MirrorLayouts } from './mirror-layouts.service.js';
-import { createUpstreamDispatcher, UPSTREAM_DISPATCHER, UpstreamClient } from './upstream-client.service.js';
+import { UpstreamClient } from './upstream-client.service.js';
+import { createUpstreamDispatcher, UPSTREAM_DISPATCHER } from './upstream-connections.js';
 import { ProxyRoutes } from './upstream-proxy.js';
 
 @Module({
