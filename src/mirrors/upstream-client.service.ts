@@ -47,9 +47,7 @@ export class UpstreamClient implements OnModuleDestroy {
    * allow. A refused URL, hop or address rejects with UpstreamRefused.
    */
   async get(url: string, options: { from?: number; signal?: AbortSignal } = {}): Promise<UpstreamResponse> {
-    return this.follow(url, options.from, (target, headers, redirected) =>
-      this.hop(target, headers, options.signal, redirected),
-    );
+    return this.follow(url, options.from, (target, headers) => this.hop(target, headers, options.signal));
   }
 
   /**
@@ -58,10 +56,10 @@ export class UpstreamClient implements OnModuleDestroy {
    * take (1xx, a chunked body) is asked again through undici.
    */
   getBulk(url: string, options: { from?: number } = {}): Promise<BulkResponse> {
-    return this.follow<BulkResponse>(url, options.from, (target, headers, redirected) =>
+    return this.follow<BulkResponse>(url, options.from, (target, headers) =>
       target.protocol === 'http:' && !this.routes.proxyFor(target)
-        ? this.plainHop(target, headers, redirected)
-        : this.hop(target, headers, undefined, redirected),
+        ? this.plainHop(target, headers)
+        : this.hop(target, headers),
     );
   }
 
@@ -69,13 +67,25 @@ export class UpstreamClient implements OnModuleDestroy {
   private async follow<R extends BulkResponse>(
     url: string,
     from: number | undefined,
-    hop: (target: URL, headers: Record<string, string>, redirected: boolean) => Promise<R>,
+    hop: (target: URL, headers: Record<string, string>) => Promise<R>,
   ): Promise<R> {
     const headers: Record<string, string> = { 'user-agent': USER_AGENT };
     if (from) headers.range = `bytes=${from}-`;
     let target = new URL(url);
     for (let followed = 0; ; followed++) {
-      const response = await hop(target, headers, followed > 0);
+      let response: R;
+      try {
+        // The connector refuses the same IP literals; checking here saves a connection attempt.
+        const refusal = this.rules.urlRefusal(target);
+        if (refusal) throw new UpstreamRefused(refusal);
+        response = await hop(target, headers);
+      } catch (error) {
+        // Name the hop: the caller's logs and 404 bodies show only the URL it asked for.
+        if (followed > 0 && error instanceof UpstreamRefused) {
+          throw new UpstreamRefused(`redirect to ${target.href}: ${error.reason}`);
+        }
+        throw error;
+      }
       const location = REDIRECTS.has(response.statusCode)
         ? headerValue(response.headers, 'location')
         : undefined;
@@ -88,20 +98,11 @@ export class UpstreamClient implements OnModuleDestroy {
     }
   }
 
-  private async plainHop(
-    target: URL,
-    headers: Record<string, string>,
-    redirected: boolean,
-  ): Promise<BulkResponse> {
+  private async plainHop(target: URL, headers: Record<string, string>): Promise<BulkResponse> {
     try {
-      const refusal = this.rules.urlRefusal(target);
-      if (refusal) throw new UpstreamRefused(refusal);
       return await plainGet(target, headers, this.plainConnect, this.config.stallTimeoutMs);
     } catch (error) {
-      if (error instanceof NotPlain) return this.hop(target, headers, undefined, redirected);
-      if (redirected && error instanceof UpstreamRefused) {
-        throw new UpstreamRefused(`redirect to ${target.href}: ${error.reason}`);
-      }
+      if (error instanceof NotPlain) return this.hop(target, headers);
       throw error;
     }
   }
@@ -109,23 +110,11 @@ export class UpstreamClient implements OnModuleDestroy {
   private async hop(
     target: URL,
     headers: Record<string, string>,
-    signal: AbortSignal | undefined,
-    redirected: boolean,
+    signal?: AbortSignal,
   ): Promise<UpstreamResponse> {
-    // The connector refuses the same IP literals; checking here saves a connection attempt.
-    const refusal = this.rules.urlRefusal(target);
-    try {
-      if (refusal) throw new UpstreamRefused(refusal);
-      if (this.routes.proxyFor(target)) await this.judgeProxiedHost(target, signal);
-      const response = await request(target, { dispatcher: this.dispatcher, method: 'GET', headers, signal });
-      return { statusCode: response.statusCode, headers: response.headers, body: response.body };
-    } catch (error) {
-      // Name the hop: the caller's logs and 404 bodies show only the URL it asked for.
-      if (redirected && error instanceof UpstreamRefused) {
-        throw new UpstreamRefused(`redirect to ${target.href}: ${error.reason}`);
-      }
-      throw error;
-    }
+    if (this.routes.proxyFor(target)) await this.judgeProxiedHost(target, signal);
+    const response = await request(target, { dispatcher: this.dispatcher, method: 'GET', headers, signal });
+    return { statusCode: response.statusCode, headers: response.headers, body: response.body };
   }
 
   /**
