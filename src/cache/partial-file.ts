@@ -98,6 +98,8 @@ export class PartialFile extends EventEmitter {
    * writes the copies, in the order they were received.
    */
   receive(chunks: readonly Buffer[]): Buffer[] {
+    // After the end no slab is taken: writeReceived() refuses the chunks anyway.
+    if (this.status !== 'filling') return [...chunks];
     const copies = this.recent.append(this.received, chunks);
     for (const copy of copies) this.received += copy.length;
     return copies;

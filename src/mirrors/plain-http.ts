@@ -64,8 +64,8 @@ function requestHead(url: URL, headers: Record<string, string>): string {
 
 /** Reads the response head, then hands the rest of the socket's bytes to the PlainBody. */
 class ResponseReader {
-  private head: Buffer[] = [];
-  private headBytes = 0;
+  /** The bytes read so far of the head (a copy: the read buffer is reused). */
+  private head = Buffer.alloc(0);
   private body: PlainBody | undefined;
   private settle: { resolve: (r: PlainResponse) => void; reject: (e: Error) => void } | undefined;
   private socket: Socket | undefined;
@@ -86,7 +86,6 @@ class ResponseReader {
         ),
       );
       socket.on('error', (error) => this.fail(error));
-      socket.on('end', () => this.ended());
       socket.on('close', () => this.ended());
       socket.write(head);
     });
@@ -99,14 +98,13 @@ class ResponseReader {
   };
 
   private readHead(bytes: Buffer): boolean {
-    this.head.push(Buffer.from(bytes)); // the read buffer is reused: head bytes are kept as a copy
-    this.headBytes += bytes.length;
-    const all = this.head.length === 1 ? this.head[0] : Buffer.concat(this.head);
-    this.head = [all];
+    const all = Buffer.concat([this.head, bytes]);
     const end = all.indexOf(HEAD_END);
     if (end < 0) {
-      if (this.headBytes > MAX_HEAD_BYTES)
+      this.head = all;
+      if (all.length > MAX_HEAD_BYTES) {
         this.fail(upstreamError('UND_ERR_HEADERS_OVERFLOW', 'response head too long'));
+      }
       return true;
     }
     let response: PlainResponse;
@@ -116,12 +114,12 @@ class ResponseReader {
       this.fail(error as Error);
       return false;
     }
-    this.head = [];
+    this.head = Buffer.alloc(0);
     const rest = all.subarray(end + HEAD_END.length);
     this.body = response.body;
     this.settle?.resolve(response);
     this.settle = undefined;
-    // Bytes of the body that came with the head wait (as a copy) until the body is consumed.
+    // Bytes of the body that came with the head wait until the body is consumed.
     return response.body.deliverFirst(rest);
   }
 
@@ -222,11 +220,11 @@ export class PlainBody extends EventEmitter {
   }
 
   /**
-   * Body bytes that came with the head (a view of the read buffer): kept as a copy until the flow
-   * starts. Returns false: nothing more is read before a consumer asks.
+   * Body bytes that came with the head (the reader's own copy), kept until the flow starts.
+   * Returns false: nothing more is read before a consumer asks.
    */
   deliverFirst(bytes: Buffer): boolean {
-    if (bytes.length > 0) this.first = Buffer.from(bytes);
+    if (bytes.length > 0) this.first = bytes;
     this.socket.setTimeout(0);
     return false;
   }
