@@ -1,7 +1,20 @@
 import type { PartialFile } from '../cache/partial-file.js';
 import type { BodyStream } from '../mirrors/body-stream.js';
 
-const MAX_PENDING = 512 * 1024;
+/**
+ * Bytes a fill may have received but not yet handed to a write. A fill from a fast upstream
+ * that runs alone (or nearly) keeps the next big write ready while one runs: page-cache writes,
+ * not the network, limit it. With more fills at once each keeps the small share, so that a
+ * fleet's many fills hold no more memory than before (docs/performance-notes.md).
+ */
+const MIN_PENDING = 512 * 1024;
+const MAX_PENDING = 4 * 1024 * 1024;
+let copying = 0;
+
+/** The pending bytes at which a fill stops reading while `fills` fills copy bodies. */
+export function pendingLimit(fills = copying): number {
+  return fills <= 1 ? MAX_PENDING : fills === 2 ? MAX_PENDING / 2 : MIN_PENDING;
+}
 
 /** Writing to the cache failed (ENOSPC, EIO): no other mirror can fix that. */
 export class DiskWriteError extends Error {
@@ -51,6 +64,7 @@ export function copyBodyToPartial(
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   /** The file offset the body has reached. */
   let reached = options.compareUntil ? 0 : partial.written;
+  copying += 1;
   return new Promise<void>((resolve, reject) => {
     let pending: Buffer[] = [];
     let pendingBytes = 0;
@@ -100,7 +114,7 @@ export function copyBodyToPartial(
       }
       pending.push(...keep(chunk));
       pendingBytes += chunk.length;
-      if (pendingBytes >= MAX_PENDING) body.pause();
+      if (pendingBytes >= pendingLimit()) body.pause();
       drain();
     });
     body.on('end', () => {
@@ -112,6 +126,8 @@ export function copyBodyToPartial(
       upstreamError ??= error;
       drain();
     });
+  }).finally(() => {
+    copying -= 1;
   });
 }
 
