@@ -1,3 +1,5 @@
+import { startsWith } from './bytes.js';
+
 /** A `DIST` line of a thin Manifest (GLEP 74). */
 export interface ManifestDist {
   readonly name: string;
@@ -41,11 +43,7 @@ export class DistLineFields {
 
   isAlgorithm(i: number, name: Buffer): boolean {
     const start = this.offsets[4 * i];
-    if (this.offsets[4 * i + 1] - start !== name.length) return false;
-    // A loop, not Buffer#compare: a call into C++ per hash of every DIST line of a tree cost more.
-    const buf = this.buf;
-    for (let j = 0; j < name.length; j++) if (buf[start + j] !== name[j]) return false;
-    return true;
+    return this.offsets[4 * i + 1] - start === name.length && startsWith(this.buf, start, name);
   }
 
   hex(i: number): string {
@@ -139,10 +137,4 @@ function parseDecimal(buf: Buffer, from: number, to: number): number {
     value = value * 10 + digit;
   }
   return value;
-}
-
-function startsWith(buf: Buffer, at: number, prefix: Buffer): boolean {
-  if (at + prefix.length > buf.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (buf[at + i] !== prefix[i]) return false;
-  return true;
 }

@@ -1,3 +1,5 @@
+import { startsWith } from './bytes.js';
+
 /** One `metadata/md5-cache/<cat>/<pf>` file: `KEY=value` lines. */
 export interface Md5CacheEntry {
   readonly EAPI?: string;
@@ -56,12 +58,6 @@ export function readMd5CacheFields(data: Buffer): Md5CacheFields {
     start = end + 1;
   }
   return fields;
-}
-
-function startsWith(data: Buffer, at: number, key: Buffer): boolean {
-  if (at + key.length > data.length) return false;
-  for (let i = 0; i < key.length; i++) if (data[at + i] !== key[i]) return false;
-  return true;
 }
 
 function tokenizeBytes(data: Buffer, from: number, to: number): string[] {
