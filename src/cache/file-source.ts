@@ -11,6 +11,11 @@ export interface FileSource {
     buffer: Buffer,
     callback: (error: Error | null, chunks: readonly Buffer[]) => void,
   ): void;
+  /**
+   * A descriptor of the whole file, for sources whose bytes are all on disk and verified (a
+   * committed file): sendBody may hand it to sendfile(2) instead of calling read().
+   */
+  readonly fd?: number;
   /** No more reads will come: lets go of the file. Called once, never while a read is running. */
   close(): void;
 }

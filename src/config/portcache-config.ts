@@ -24,6 +24,8 @@ export class PortcacheConfig {
   clientTimeoutMs: number;
   /** Worker threads that hash fills and files: 2 hash BLAKE2B and SHA512 side by side. */
   hashThreads: 1 | 2;
+  /** Cached files go to clients with sendfile(2) when dist/native/sendfile.node was built. */
+  sendfile: boolean;
   /**
    * Private, loopback or link-local addresses (IP or CIDR) that SRC_URIs and redirects may
    * reach; configured mirrors may always be such addresses.
@@ -86,6 +88,7 @@ export class PortcacheConfig {
       ? (parseDuration(env.PORTCACHE_CLIENT_TIMEOUT) as number)
       : config.stallTimeoutMs;
     config.hashThreads = env.PORTCACHE_HASH_THREADS === '2' ? 2 : 1;
+    config.sendfile = env.PORTCACHE_SENDFILE === 'on';
     config.trustedNets = parseList(env.PORTCACHE_TRUSTED_NETS ?? '');
     config.adminToken = env.PORTCACHE_ADMIN_TOKEN;
     config.maxFills = Number(env.PORTCACHE_MAX_FILLS);

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { plainToInstance } from 'class-transformer';
-import { IsOptional, Matches, ValidateBy, type ValidationOptions, validateSync } from 'class-validator';
+import { IsIn, IsOptional, Matches, ValidateBy, type ValidationOptions, validateSync } from 'class-validator';
 import {
   isCronExpression,
   parseDuration,
@@ -137,6 +137,9 @@ export class PortcacheEnv {
   @Matches(/^[12]$/, { message: 'must be 1 or 2' })
   PORTCACHE_HASH_THREADS: string;
 
+  @IsIn(['on', 'off'], { message: 'must be on or off' })
+  PORTCACHE_SENDFILE: string;
+
   @IsDuration()
   PORTCACHE_QUEUE_WAIT: string;
 
@@ -262,6 +265,7 @@ export const DEFAULTS: Omit<
   PORTCACHE_PORT: '8080',
   PORTCACHE_CACHE_DIR: './var/cache/distfiles',
   PORTCACHE_HASH_THREADS: '1',
+  PORTCACHE_SENDFILE: 'on',
   PORTCACHE_MIRRORS:
     'https://distfiles.gentoo.org https://gentoo.osuosl.org https://ftp.halifax.rwth-aachen.de/gentoo',
   PORTCACHE_CONNECT_TIMEOUT: '10s',

@@ -10,6 +10,7 @@ import { CacheStore } from '../cache/cache-store.service.js';
 import type { PartialFile } from '../cache/partial-file.js';
 import { describeError, writeTextError } from '../common/http-error.filter.js';
 import { SERVED_LAYOUT_CONF } from '../common/layout.js';
+import { bytesWrittenTo, loadSendfile } from '../common/sendfile.js';
 import { PortcacheConfig } from '../config/portcache-config.js';
 import { DirectRange } from '../fills/direct-range.js';
 import { FillService } from '../fills/fill.service.js';
@@ -25,7 +26,7 @@ import { CacheVerifier } from '../verification/cache-verifier.service.js';
 import { DISTFILES, parseDistfilePath } from './distfile-path.js';
 import { ifRangeHolds, notModified, parseRange } from './http-range.js';
 import { lengthFields, OCTET_STREAM, unsatisfiable } from './response-fields.js';
-import { sendBody } from './send-body.js';
+import { type BodyOptions, sendBody } from './send-body.js';
 
 const LAYOUT_CONF_LENGTH = String(Buffer.byteLength(SERVED_LAYOUT_CONF));
 
@@ -39,8 +40,7 @@ const LAYOUT_CONF_LENGTH = String(Buffer.byteLength(SERVED_LAYOUT_CONF));
 @Injectable()
 export class DistfileController implements OnModuleInit {
   private readonly logger = new Logger(DistfileController.name);
-  /** 64 KiB for small bodies; 1 MiB for big ones, at most 4 of those at a time. */
-  private readonly buffers = new BufferPool(64 * 1024, 1024 * 1024, 4, 64);
+  private readonly body: BodyOptions;
 
   constructor(
     private readonly store: CacheStore,
@@ -51,7 +51,16 @@ export class DistfileController implements OnModuleInit {
     private readonly config: PortcacheConfig,
     private readonly adapterHost: HttpAdapterHost,
     private readonly access: AccessTracker,
-  ) {}
+  ) {
+    const { sendfile, missing } = config.sendfile ? loadSendfile() : { missing: 'PORTCACHE_SENDFILE=off' };
+    if (missing) this.logger.log(`cached files are sent through a buffer, not with sendfile(2): ${missing}`);
+    this.body = {
+      // 64 KiB for small bodies; 1 MiB for big ones, at most 4 of those at a time.
+      pool: new BufferPool(64 * 1024, 1024 * 1024, 4, 64),
+      clientTimeoutMs: config.clientTimeoutMs,
+      sendfile,
+    };
+  }
 
   onModuleInit(): void {
     const server: Server = this.adapterHost.httpAdapter.getHttpServer();
@@ -151,14 +160,7 @@ export class DistfileController implements OnModuleInit {
     }
     const source = this.store.open(file);
     const { start, end } = range ?? { start: 0, end: file.size - 1 };
-    sendBody(
-      res.writeHead(status, fields),
-      source,
-      start,
-      end + 1,
-      this.buffers,
-      this.config.clientTimeoutMs,
-    );
+    sendBody(res.writeHead(status, fields), source, start, end + 1, this.body);
   }
 
   /** A GET of a file not cached: joins (or starts) its fill; no client waits past the stall timeout for a source. */
@@ -193,14 +195,7 @@ export class DistfileController implements OnModuleInit {
     // Without a known length a 206 is impossible: the whole file, so `wget -c` restarts cleanly.
     if (size === undefined) {
       res.writeHead(200, [...fields, 'content-type', OCTET_STREAM]);
-      sendBody(
-        res,
-        partial.openReader(),
-        0,
-        Number.POSITIVE_INFINITY,
-        this.buffers,
-        this.config.clientTimeoutMs,
-      );
+      sendBody(res, partial.openReader(), 0, Number.POSITIVE_INFINITY, this.body);
       return;
     }
     fields.push('accept-ranges', 'bytes');
@@ -223,7 +218,7 @@ export class DistfileController implements OnModuleInit {
       }
     }
     res.writeHead(status, fields);
-    sendBody(res, partial.openReader(), start, end + 1, this.buffers, this.config.clientTimeoutMs);
+    sendBody(res, partial.openReader(), start, end + 1, this.body);
   }
 
   /** Whether the fill will not reach `offset` within half the stall timeout at its current rate. */
@@ -283,7 +278,7 @@ class Exchange implements RequestRecord {
     this.durationMs = performance.now();
     const socket = res.socket;
     this.socket = socket;
-    this.written = socket?.bytesWritten ?? 0;
+    this.written = socket ? bytesWrittenTo(socket) : 0;
     this.client = socket?.remoteAddress ?? ''; // gone once the socket is destroyed
   }
 
@@ -302,7 +297,7 @@ class Exchange implements RequestRecord {
     const query = url.indexOf('?');
     this.path = query < 0 ? url : url.slice(0, query);
     this.status = res.statusCode;
-    this.bytes = (this.socket?.bytesWritten ?? this.written) - this.written;
+    this.bytes = (this.socket ? bytesWrittenTo(this.socket) : this.written) - this.written;
     this.durationMs = performance.now() - this.durationMs;
     if (!this.decided)
       this.result = this.status === 404 ? 'not_found' : this.status >= 500 ? 'error' : 'refused';

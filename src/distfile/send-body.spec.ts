@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BufferPool } from '../cache/buffer-pool.js';
 import type { FileSource } from '../cache/file-source.js';
 import { OpenFiles } from '../cache/open-files.js';
+import { bytesWrittenTo, loadSendfile } from '../common/sendfile.js';
 import { sendBody } from './send-body.js';
 
 const BODY = randomBytes(300_000);
@@ -154,13 +155,13 @@ describe('sendBody', () => {
   it('sends the whole file, or a range of it, in pooled buffers', async () => {
     const whole = await fetchFrom((res) => {
       res.writeHead(200, ['content-length', String(BODY.length)]);
-      sendBody(res, files.acquire(join(dir, 'file')), 0, BODY.length, pool);
+      sendBody(res, files.acquire(join(dir, 'file')), 0, BODY.length, { pool });
     });
     expect(whole.complete).toBe(true);
     expect(whole.body.equals(BODY)).toBe(true);
     const part = await fetchFrom((res) => {
       res.writeHead(206, ['content-length', '100000']);
-      sendBody(res, files.acquire(join(dir, 'file')), 1000, 101_000, pool);
+      sendBody(res, files.acquire(join(dir, 'file')), 1000, 101_000, { pool });
     });
     expect(part.body.equals(BODY.subarray(1000, 101_000))).toBe(true);
   });
@@ -178,7 +179,7 @@ describe('sendBody', () => {
     };
     const result = await fetchFrom((res) => {
       res.writeHead(200, ['content-length', String(BODY.length)]);
-      sendBody(res, failing, 0, BODY.length, pool);
+      sendBody(res, failing, 0, BODY.length, { pool });
     });
     expect(result.complete).toBe(false);
     expect(result.body.length).toBe(50_000);
@@ -198,7 +199,7 @@ describe('sendBody', () => {
     };
     await fetchFrom((res) => {
       res.writeHead(200, ['content-length', String(1e12)]);
-      sendBody(res, endless, 0, 1e12, pool);
+      sendBody(res, endless, 0, 1e12, { pool });
     }, 1_000_000);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(closed).toBe(1);
@@ -212,7 +213,7 @@ describe('sendBody', () => {
       res.once('close', () => {
         res.writeHead(200, ['content-length', String(BODY.length)]);
         source = counted(files.acquire(join(dir, 'file')));
-        sendBody(res, source, 0, BODY.length, counting, 10_000);
+        sendBody(res, source, 0, BODY.length, { pool: counting, clientTimeoutMs: 10_000 });
       }),
     );
     try {
@@ -234,7 +235,7 @@ describe('sendBody', () => {
     const source = counted(endless());
     const { server, port } = await listen((res) => {
       res.writeHead(200, ['content-length', String(1e12)]);
-      sendBody(res, source, 0, 1e12, counting, 500);
+      sendBody(res, source, 0, 1e12, { pool: counting, clientTimeoutMs: 500 });
     });
     try {
       const started = performance.now();
@@ -258,7 +259,7 @@ describe('sendBody', () => {
     const source = counted(endless((read) => (read < 3 ? 600 : undefined)));
     const { server, port } = await listen((res) => {
       res.writeHead(200, ['content-length', String(1e12)]);
-      sendBody(res, source, 0, 1e12, counting, 300);
+      sendBody(res, source, 0, 1e12, { pool: counting, clientTimeoutMs: 300 });
     });
     try {
       const started = performance.now();
@@ -278,7 +279,7 @@ describe('sendBody', () => {
     const counting = new CountingPool(16 * 1024, 64 * 1024, 2, 4);
     const source = counted(endless());
     const res = new FakeResponse();
-    sendBody(res as unknown as ServerResponse, source, 0, 1e12, counting, 300);
+    sendBody(res as unknown as ServerResponse, source, 0, 1e12, { pool: counting, clientTimeoutMs: 300 });
     expect(res.pending).toBeDefined();
     // 1.2 s on one write, the kernel taking some of its bytes every 100 ms: no cut.
     res.socket._handle.writeQueueSize = 1_000_000;
@@ -299,5 +300,152 @@ describe('sendBody', () => {
     expect(res.destroyCalls).toBe(1);
     expect(source.closed).toBe(1);
     expect(counting.outstanding).toBe(0);
+  });
+});
+
+describe('sendBody with sendfile', () => {
+  const { sendfile, missing } = loadSendfile();
+  const BIG = Buffer.concat(Array.from({ length: 24 }, () => randomBytes(1024 * 1024)));
+  let dir: string;
+  let files: OpenFiles;
+  beforeEach(async () => {
+    // `npm test` builds it first (pretest); CI must exercise it.
+    expect(missing, 'dist/native/sendfile.node: run `npm run build`').toBeUndefined();
+    dir = await mkdtemp(join(tmpdir(), 'portcache-sendfile-'));
+    writeFileSync(join(dir, 'big'), BIG);
+    files = new OpenFiles(10);
+  });
+  afterEach(async () => {
+    files.clear();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** The file at `path` with its descriptor, counting the bytes that went through read(). */
+  function withFd(
+    path: string,
+  ): FileSource & { fd: number; bytesRead: number; closed: number; closedAt: number } {
+    const file = files.acquire(path);
+    const source = {
+      fd: file.fd,
+      bytesRead: 0,
+      closed: 0,
+      closedAt: Number.NaN,
+      read(
+        position: number,
+        end: number,
+        buffer: Buffer,
+        callback: (e: Error | null, c: readonly Buffer[]) => void,
+      ) {
+        file.read(position, end, buffer, (error, chunks) => {
+          for (const chunk of chunks) source.bytesRead += chunk.length;
+          callback(error, chunks);
+        });
+      },
+      close() {
+        source.closed += 1;
+        source.closedAt ||= performance.now();
+        file.close();
+      },
+    };
+    return source;
+  }
+
+  it('sends the whole file and ranges of it, reading only the first buffer, and counts the bytes sent', async () => {
+    const pool = new CountingPool(64 * 1024, 1024 * 1024, 2, 4);
+    for (const [start, end] of [
+      [0, BIG.length],
+      [5_000_000, 9_000_001],
+      [BIG.length - 10, BIG.length],
+    ]) {
+      const source = withFd(join(dir, 'big'));
+      let socket: Socket | null = null;
+      const result = await fetchFrom((res) => {
+        socket = res.socket;
+        res.writeHead(start === 0 ? 200 : 206, ['content-length', String(end - start)]);
+        sendBody(res, source, start, end, { pool, sendfile });
+      });
+      expect(result.complete).toBe(true);
+      expect(result.body.equals(BIG.subarray(start, end))).toBe(true);
+      // The first 64 KiB go with the headers; a fast client leaves little for the buffer after that.
+      expect(source.bytesRead).toBeLessThan(Math.max(end - start, 64 * 1024 + 1) / 4 + 64 * 1024);
+      expect(bytesWrittenTo(socket as unknown as Socket)).toBeGreaterThan(end - start);
+      expect(await until(() => source.closed === 1 && pool.outstanding === 0, 1000)).toBe(true);
+    }
+  });
+
+  it('a slow reader gets every byte: a full socket waits through one small buffered write, then sendfile goes on', async () => {
+    const pool = new CountingPool(64 * 1024, 1024 * 1024, 2, 4);
+    const source = withFd(join(dir, 'big'));
+    const { server, port } = await listen((res) => {
+      res.writeHead(200, ['content-length', String(BIG.length)]);
+      sendBody(res, source, 0, BIG.length, { pool, sendfile, clientTimeoutMs: 5000 });
+    });
+    try {
+      const socket = connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+      const chunks: Buffer[] = [];
+      let length = 0;
+      // Reads in bursts with pauses, so that the server finds the socket full again and again.
+      socket.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        length += chunk.length;
+        socket.pause();
+        setTimeout(() => socket.resume(), 1);
+      });
+      const headerBytes = () => Buffer.concat(chunks).indexOf('\r\n\r\n') + 4;
+      expect(await until(() => length > 0 && length - headerBytes() >= BIG.length, 20_000)).toBe(true);
+      expect(Buffer.concat(chunks).subarray(headerBytes()).equals(BIG)).toBe(true);
+      // Some waits went through the buffer, a small part of the body.
+      expect(source.bytesRead).toBeGreaterThan(64 * 1024);
+      expect(source.bytesRead).toBeLessThan(BIG.length / 4);
+      socket.destroy();
+      expect(await until(() => source.closed === 1 && pool.outstanding === 0, 2000)).toBe(true);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('cuts a client that stops reading after the client timeout, letting go of file and buffer', async () => {
+    const pool = new CountingPool(64 * 1024, 1024 * 1024, 2, 4);
+    const source = withFd(join(dir, 'big'));
+    const { server, port } = await listen((res) => {
+      res.writeHead(200, ['content-length', String(BIG.length)]);
+      sendBody(res, source, 0, BIG.length, { pool, sendfile, clientTimeoutMs: 500 });
+    });
+    try {
+      const started = performance.now();
+      const client = rawClient(port);
+      client.socket.once('data', () => client.socket.pause());
+      expect(await until(() => source.closed === 1 && pool.outstanding === 0, 4000)).toBe(true);
+      expect(source.closedAt - started).toBeGreaterThanOrEqual(500);
+      expect(client.received()).toBeLessThan(BIG.length);
+      client.socket.destroy();
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a client that vanishes mid-body: the file and buffer are let go once', async () => {
+    const pool = new CountingPool(64 * 1024, 1024 * 1024, 2, 4);
+    const source = withFd(join(dir, 'big'));
+    const result = await fetchFrom((res) => {
+      res.writeHead(200, ['content-length', String(BIG.length)]);
+      sendBody(res, source, 0, BIG.length, { pool, sendfile });
+    }, 3_000_000);
+    expect(result.complete).toBe(false);
+    expect(await until(() => source.closed === 1 && pool.outstanding === 0, 2000)).toBe(true);
+    await sleep(50);
+    expect(source.closed).toBe(1);
+  });
+
+  it('a file shorter than the response says cuts the connection: never a clean end', async () => {
+    const pool = new CountingPool(64 * 1024, 1024 * 1024, 2, 4);
+    const source = withFd(join(dir, 'big'));
+    const result = await fetchFrom((res) => {
+      res.writeHead(200, ['content-length', String(BIG.length + 1000)]);
+      sendBody(res, source, 0, BIG.length + 1000, { pool, sendfile });
+    });
+    expect(result.complete).toBe(false);
+    expect(result.body.equals(BIG)).toBe(true);
+    expect(await until(() => source.closed === 1 && pool.outstanding === 0, 2000)).toBe(true);
   });
 });

@@ -1,6 +1,24 @@
 import type { ServerResponse } from 'node:http';
+import { getSystemErrorName } from 'node:util';
 import type { BufferPool } from '../cache/buffer-pool.js';
 import type { FileSource } from '../cache/file-source.js';
+import { countSentDirectly, directFd, EAGAIN, type Sendfile } from '../common/sendfile.js';
+
+export interface BodyOptions {
+  readonly pool: BufferPool;
+  /** A client that takes no byte of a pending write for this long is cut off (0 or unset: never). */
+  readonly clientTimeoutMs?: number;
+  /**
+   * Set: a source with a descriptor (a committed file) goes out with sendfile(2) once the
+   * headers have left, through a buffer only when the socket is full (to wait until it is not).
+   */
+  readonly sendfile?: Sendfile;
+}
+
+/** Through a buffer when sendfile found the socket full: a small write, to learn when it has room. */
+const WAIT_CHUNK = 16 * 1024;
+/** Bytes one response sends with sendfile before letting the event loop serve others. */
+const TURN_BYTES = 8 * 1024 * 1024;
 
 /**
  * Writes bytes [start, end) of `source` as the body of `res`, whose headers are set. One pooled
@@ -9,14 +27,15 @@ import type { FileSource } from '../cache/file-source.js';
  * chunk. `end` Infinity: until the source ends. A source error cuts the connection: the client
  * sees a truncated body, never a clean end. With `clientTimeoutMs`, a client that takes no byte
  * of a pending write for that long is cut off, so a stalled reader holds no buffer and no file.
+ * With `sendfile`, a committed file's bytes after the first buffer go from the page cache to
+ * the socket without a copy through the process (a third of the CPU of a hit).
  */
 export function sendBody(
   res: ServerResponse,
   source: FileSource,
   start: number,
   end: number,
-  pool: BufferPool,
-  clientTimeoutMs?: number,
+  options: BodyOptions,
 ): void {
   // The client left while the response waited (for the upstream, for a fill slot): 'close' came
   // (or is queued) before anyone listened, so a pump would never let go of the source.
@@ -24,7 +43,7 @@ export function sendBody(
     source.close();
     return;
   }
-  new BodyPump(res, source, start, end, pool, clientTimeoutMs).next();
+  new BodyPump(res, source, start, end, options).next();
 }
 
 /**
@@ -91,15 +110,25 @@ class BodyPump {
   /** unsentBytes() at the last sweep during the pending write; -2: not sampled yet. */
   private unsent = -2;
 
+  private readonly pool: BufferPool;
+  /** sendfile, when this response may use it. */
+  private readonly direct: Sendfile | undefined;
+  /** A write has completed: the headers have left, bytes may go around Node. */
+  private wrote = false;
+
   constructor(
     private readonly res: ServerResponse,
     private readonly source: FileSource,
     private position: number,
     private readonly end: number,
-    private readonly pool: BufferPool,
-    clientTimeoutMs: number | undefined,
+    options: BodyOptions,
   ) {
-    this.buffer = pool.take(end - position);
+    const { pool, clientTimeoutMs, sendfile } = options;
+    this.pool = pool;
+    this.direct =
+      sendfile && source.fd !== undefined && end !== Number.POSITIVE_INFINITY ? sendfile : undefined;
+    // With sendfile the buffer carries the first bytes (with the headers) and waits: a small one.
+    this.buffer = pool.take(this.direct ? Math.min(end - position, pool.smallSize) : end - position);
     // 'close' comes once the last byte was handed to the kernel, or when the client is gone;
     // either way no write holds the buffer any more.
     res.once('close', this.onClose);
@@ -109,9 +138,50 @@ class BodyPump {
   }
 
   next(): void {
+    if (this.direct && this.wrote && this.sendDirect(this.direct)) return;
     this.reading = true;
-    this.source.read(this.position, this.end, this.buffer, this.onRead);
+    // After sendfile found the socket full, a small write waits for room.
+    const end = this.direct && this.wrote ? Math.min(this.end, this.position + WAIT_CHUNK) : this.end;
+    this.source.read(this.position, end, this.buffer, this.onRead);
   }
+
+  /**
+   * Sends with sendfile until the socket is full (false: then through the buffer, to wait) or
+   * the body is done, cut, or paused for the event loop (true).
+   */
+  private sendDirect(sendfile: Sendfile): boolean {
+    const socket = this.res.socket;
+    const fd = directFd(socket);
+    if (fd < 0 || !socket) return false;
+    let turn = 0;
+    while (this.position < this.end) {
+      if (turn >= TURN_BYTES) {
+        this.reading = true; // holds the file until resume()
+        setImmediate(this.resume);
+        return true;
+      }
+      const sent = sendfile(fd, this.source.fd as number, this.position, this.end - this.position);
+      if (sent === EAGAIN) return false;
+      if (sent <= 0) {
+        // 0: the file is shorter than the response says; else the client is gone or the file unreadable.
+        this.res.destroy(
+          sent === 0 ? new Error(`file ended ${this.end - this.position} bytes early`) : errnoError(sent),
+        );
+        return true;
+      }
+      this.position += sent;
+      turn += sent;
+      countSentDirectly(socket, sent);
+    }
+    this.res.end();
+    return true;
+  }
+
+  private readonly resume = (): void => {
+    this.reading = false;
+    if (this.closed) this.release();
+    else this.next();
+  };
 
   /** Cuts the response when its pending write made no progress for too long. */
   private check(now: number): void {
@@ -158,6 +228,7 @@ class BodyPump {
 
   private readonly onWritten = (error?: Error | null): void => {
     this.pendingSince = -1;
+    this.wrote = true;
     if (error) this.stop();
     else if (!this.closed) this.next();
   };
@@ -177,4 +248,9 @@ class BodyPump {
     this.source.close();
     this.pool.give(this.buffer);
   }
+}
+
+function errnoError(negativeErrno: number): Error {
+  const code = getSystemErrorName(negativeErrno);
+  return Object.assign(new Error(`sendfile: ${code}`), { code, errno: negativeErrno });
 }

@@ -1,6 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
+import { bytesWrittenTo } from '../common/sendfile.js';
 import { Traffic } from '../metrics/traffic.service.js';
 import type { PortcacheLogger } from './portcache-logger.js';
 import { requestContext } from './request-context.js';
@@ -30,7 +31,7 @@ export class AccessLog implements OnModuleInit {
       if (logger) {
         const res = reply.raw;
         const socket = request.raw.socket;
-        const before = socket?.bytesWritten ?? 0;
+        const before = socket ? bytesWrittenTo(socket) : 0;
         const started = performance.now();
         res.once('close', () => {
           const url = request.url;
@@ -40,7 +41,7 @@ export class AccessLog implements OnModuleInit {
             method: request.method,
             path: query < 0 ? url : url.slice(0, query),
             status: res.statusCode,
-            bytes: (socket?.bytesWritten ?? before) - before,
+            bytes: (socket ? bytesWrittenTo(socket) : before) - before,
             durationMs: performance.now() - started,
             client: socket?.remoteAddress ?? '',
             completed: res.writableFinished,
