@@ -437,6 +437,25 @@ describe('sendBody with sendfile', () => {
     expect(source.closed).toBe(1);
   });
 
+  it('where sendfile refuses the descriptors (EINVAL), the rest of the body goes through the buffer', async () => {
+    const pool = new CountingPool(64 * 1024, 1024 * 1024, 2, 4);
+    const source = withFd(join(dir, 'big'));
+    let calls = 0;
+    const refusing = () => {
+      calls += 1;
+      return -22;
+    };
+    const result = await fetchFrom((res) => {
+      res.writeHead(200, ['content-length', String(BIG.length)]);
+      sendBody(res, source, 0, BIG.length, { pool, sendfile: refusing });
+    });
+    expect(result.complete).toBe(true);
+    expect(result.body.equals(BIG)).toBe(true);
+    expect(calls).toBe(1);
+    expect(source.bytesRead).toBe(BIG.length);
+    expect(await until(() => source.closed === 1 && pool.outstanding === 0, 2000)).toBe(true);
+  });
+
   it('a file shorter than the response says cuts the connection: never a clean end', async () => {
     const pool = new CountingPool(64 * 1024, 1024 * 1024, 2, 4);
     const source = withFd(join(dir, 'big'));

@@ -17,6 +17,8 @@ export interface BodyOptions {
 
 /** Through a buffer when sendfile found the socket full: a small write, to learn when it has room. */
 const WAIT_CHUNK = 16 * 1024;
+/** sendfile(2) refuses these descriptors (-EINVAL, -ENOSYS, -EOPNOTSUPP): copy instead. */
+const UNSUPPORTED = new Set([-22, -38, -95]);
 /** Bytes one response sends with sendfile before letting the event loop serve others. */
 const TURN_BYTES = 8 * 1024 * 1024;
 
@@ -112,7 +114,7 @@ class BodyPump {
 
   private readonly pool: BufferPool;
   /** sendfile, when this response may use it. */
-  private readonly direct: Sendfile | undefined;
+  private direct: Sendfile | undefined;
   /** A write has completed: the headers have left, bytes may go around Node. */
   private wrote = false;
 
@@ -162,6 +164,11 @@ class BodyPump {
       }
       const sent = sendfile(fd, this.source.fd as number, this.position, this.end - this.position);
       if (sent === EAGAIN) return false;
+      if (UNSUPPORTED.has(sent)) {
+        // A file system or socket sendfile cannot serve: the rest goes through the buffer.
+        this.direct = undefined;
+        return false;
+      }
       if (sent <= 0) {
         // 0: the file is shorter than the response says; else the client is gone or the file unreadable.
         this.res.destroy(
