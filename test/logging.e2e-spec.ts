@@ -58,11 +58,11 @@ describe('logs', () => {
     upstream = undefined;
   });
 
-  async function start(format: 'json' | 'text') {
+  async function start(format: 'json' | 'text', env: Record<string, string> = {}) {
     upstream = await UpstreamServer.start('hashed');
     const log = new CollectedLog();
     portcache = await startPortcache(
-      { PORTCACHE_MIRRORS: upstream.url, PORTCACHE_LOG_FORMAT: format, PORTCACHE_ADMIN_TOKEN: TOKEN },
+      { PORTCACHE_MIRRORS: upstream.url, PORTCACHE_LOG_FORMAT: format, PORTCACHE_ADMIN_TOKEN: TOKEN, ...env },
       { logOutput: log },
     );
     return { upstream, portcache, log };
@@ -128,6 +128,28 @@ describe('logs', () => {
     expect(miss?.bytes).toBeGreaterThan(slowBody.length);
     expect(entries.find((e) => e.path === '/api/v1/mirrors')?.result).toBeUndefined();
   });
+
+  for (const sendfile of ['on', 'off']) {
+    it(`PORTCACHE_SENDFILE=${sendfile}: a hit's access line counts every byte of its body`, async () => {
+      const { upstream, portcache, log } = await start('json', { PORTCACHE_SENDFILE: sendfile });
+      const name = `counted-${sendfile}-1.0.tar.gz`;
+      const body = randomBytes(3 * 1024 * 1024);
+      upstream.add(name, body);
+      expect((await fetchDistfile(distfile(portcache.url, name))).body.equals(body)).toBe(true);
+      await waitForCommit(portcache, name);
+      expect((await fetchDistfile(distfile(portcache.url, name))).body.equals(body)).toBe(true);
+      const access = () =>
+        log
+          .lines()
+          .map((line) => JSON.parse(line) as JsonLine)
+          .filter((line) => line.context === 'access' && line.result === 'hit');
+      await until('the hit is logged', () => access().length === 1);
+      expect(access()[0].bytes).toBeGreaterThan(body.length);
+      expect(access()[0].bytes).toBeLessThan(body.length + 1024);
+      const says = log.lines().some((line) => line.includes('not with sendfile(2): PORTCACHE_SENDFILE=off'));
+      expect(says).toBe(sendfile === 'off');
+    });
+  }
 
   it('a request id links the access line to the lines logged while the request was handled', async () => {
     const { portcache, log } = await start('json');

@@ -41,6 +41,8 @@ const LAYOUT_CONF_LENGTH = String(Buffer.byteLength(SERVED_LAYOUT_CONF));
 export class DistfileController implements OnModuleInit {
   private readonly logger = new Logger(DistfileController.name);
   private readonly body: BodyOptions;
+  /** Why hits are copied through a buffer instead of sent with sendfile(2), if they are. */
+  private readonly sendfileMissing: string | undefined;
 
   constructor(
     private readonly store: CacheStore,
@@ -53,7 +55,7 @@ export class DistfileController implements OnModuleInit {
     private readonly access: AccessTracker,
   ) {
     const { sendfile, missing } = config.sendfile ? loadSendfile() : { missing: 'PORTCACHE_SENDFILE=off' };
-    if (missing) this.logger.log(`cached files are sent through a buffer, not with sendfile(2): ${missing}`);
+    this.sendfileMissing = missing;
     this.body = {
       // 64 KiB for small bodies; 1 MiB for big ones, at most 4 of those at a time.
       pool: new BufferPool(64 * 1024, 1024 * 1024, 4, 64),
@@ -63,6 +65,11 @@ export class DistfileController implements OnModuleInit {
   }
 
   onModuleInit(): void {
+    if (this.sendfileMissing) {
+      this.logger.log(
+        `cached files are sent through a buffer, not with sendfile(2): ${this.sendfileMissing}`,
+      );
+    }
     const server: Server = this.adapterHost.httpAdapter.getHttpServer();
     const [fastify] = server.listeners('request') as RequestListener[];
     server.removeListener('request', fastify);
