@@ -4,12 +4,13 @@ import { MirrorsModule } from '../mirrors/mirrors.module.js';
 import { RepositoryModule } from '../repository/repository.module.js';
 import { DirectRange } from './direct-range.js';
 import { FillService } from './fill.service.js';
+import { FillDownload } from './fill-download.js';
 import { FillVerdicts } from './fill-verdicts.js';
 import { SourceAttempt } from './source-attempt.js';
 
 @Module({
   exports: [FillService, DirectRange],
   imports: [CacheModule, MirrorsModule, RepositoryModule],
-  providers: [FillService, FillVerdicts, SourceAttempt, DirectRange],
+  providers: [FillService, FillDownload, FillVerdicts, SourceAttempt, DirectRange],
 })
 export class FillsModule {}
