@@ -1,69 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { PortcacheConfig } from '../config/portcache-config.js';
-import { type RequestRecord, type RequestResult, Traffic } from './traffic.service.js';
+import type { MirrorReading, StatusReading, UpstreamRequestMetrics } from './metric-readings.js';
+import { OptionalGauge } from './optional-gauge.js';
+import { countRequests } from './request-metrics.js';
+import { Traffic } from './traffic.service.js';
 
-/** A configured mirror as the scrape sees it (from MirrorBalancer.snapshot()). */
-export interface MirrorReading {
-  readonly url: string;
-  /** Expected ms to fetch 16 MiB; null until the mirror has served something. */
-  readonly score: number | null;
-  readonly circuit: 'closed' | 'open' | 'half-open';
-}
-
-/** What the health checks found, read at each scrape. */
-export interface StatusReading {
-  readonly ready: boolean;
-  /** Every cause the checks know, true when it applies now (a bounded set of label values). */
-  readonly degraded: Readonly<Record<string, boolean>>;
-  /** The cache's filesystem; undefined when statfs failed. */
-  readonly filesystem: { readonly freeBytes: number; readonly sizeBytes: number } | undefined;
-}
-
-/** One upstream request's metrics: counted when it starts, observed once when it ends. */
-export interface UpstreamRequestMetrics {
-  /** The response's status and headers arrived. */
-  responded(): void;
-  /** The request is over; `error`: the upstream failed (not a 404, not our own disk). Only the first call counts. */
-  ended(error?: boolean): void;
-}
-
-/**
- * What a request came to. The router marks a request `miss` or `joined` before its fill is
- * known to fail; one that then got an error status came to what that status says, by the
- * router's own rule for requests it had not marked.
- */
-function outcome({ result, status }: RequestRecord): RequestResult {
-  if (status < 400 || (result !== 'miss' && result !== 'joined')) return result;
-  return status === 404 ? 'not_found' : status >= 500 ? 'error' : 'refused';
-}
-
-/** Request methods kept as label values; anything else is `other` (label values stay bounded). */
-const METHODS = new Set(['GET', 'HEAD']);
-
-/**
- * A gauge without a sample while its value is unknown: prom-client writes 0 for an unlabelled
- * gauge never set, which would read as "no limit is 0 bytes" or "the index is 0 s old".
- */
-class OptionalGauge extends Gauge {
-  private readonly read: () => number | undefined | Promise<number | undefined>;
-
-  constructor(
-    name: string,
-    help: string,
-    registry: Registry,
-    read: () => number | undefined | Promise<number | undefined>,
-  ) {
-    super({ name, help, registers: [registry] });
-    this.read = read;
-  }
-
-  override async get() {
-    const value = await this.read();
-    const metric = await super.get();
-    return { ...metric, values: value === undefined ? [] : [{ labels: {}, value }] };
-  }
-}
+export type { MirrorReading, StatusReading, UpstreamRequestMetrics } from './metric-readings.js';
 
 /** Every portcache metric, on a Registry of its own (one per app instance, none global). */
 @Injectable()
@@ -296,32 +239,7 @@ export class Metrics {
         return refreshedAt === 0 ? undefined : Math.max(0, (Date.now() - refreshedAt) / 1000);
       },
     );
-    // Label children bound once: a hit costs two increments, no label hashing, no allocation.
-    const requestCounters = new Map<string, Map<string, Counter.Internal>>();
-    const bytesCounters = new Map<string, Counter.Internal>();
-    traffic.onRequest((request) => {
-      if (request.name === undefined) return;
-      const result = outcome(request);
-      const method = METHODS.has(request.method) ? request.method : 'other';
-      let byMethod = requestCounters.get(result);
-      if (!byMethod) {
-        byMethod = new Map();
-        requestCounters.set(result, byMethod);
-      }
-      let counter = byMethod.get(method);
-      if (!counter) {
-        counter = this.requests.labels(result, method);
-        byMethod.set(method, counter);
-      }
-      counter.inc();
-      if (request.source === 'none') return;
-      let bytes = bytesCounters.get(request.source);
-      if (!bytes) {
-        bytes = this.responseBytes.labels(request.source);
-        bytesCounters.set(request.source, bytes);
-      }
-      bytes.inc(request.bytes);
-    });
+    countRequests(traffic, this.requests, this.responseBytes);
   }
 
   /** Bytes from upstream: per configured mirror host, SRC_URI hosts together (bounded label values). */
