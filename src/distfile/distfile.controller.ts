@@ -1,5 +1,4 @@
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream';
 import { Injectable, Logger, NotFoundException, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
@@ -10,20 +9,16 @@ import { CacheStore } from '../cache/cache-store.service.js';
 import type { PartialFile } from '../cache/partial-file.js';
 import { describeError, writeTextError } from '../common/http-error.filter.js';
 import { SERVED_LAYOUT_CONF } from '../common/layout.js';
-import { bytesWrittenTo, loadSendfile } from '../common/sendfile.js';
+import { loadSendfile } from '../common/sendfile.js';
 import { PortcacheConfig } from '../config/portcache-config.js';
 import { DirectRange } from '../fills/direct-range.js';
 import { FillService } from '../fills/fill.service.js';
 import { RetryLater } from '../fills/fill-slots.js';
 import { requestContext } from '../logging/request-context.js';
-import {
-  type BodySource,
-  type RequestRecord,
-  type RequestResult,
-  Traffic,
-} from '../metrics/traffic.service.js';
+import { Traffic } from '../metrics/traffic.service.js';
 import { CacheVerifier } from '../verification/cache-verifier.service.js';
 import { DISTFILES, parseDistfilePath } from './distfile-path.js';
+import { type Exchange, trackExchange } from './exchange.js';
 import { ifRangeHolds, notModified, parseRange } from './http-range.js';
 import { lengthFields, OCTET_STREAM, unsatisfiable } from './response-fields.js';
 import { type BodyOptions, sendBody } from './send-body.js';
@@ -122,11 +117,7 @@ export class DistfileController implements OnModuleInit {
 
   /** What the request came to, told to Traffic once its response has ended or been cut. */
   private track(request: IncomingMessage, res: ServerResponse): Exchange {
-    const exchange = new Exchange(this.traffic, request, res);
-    (res as TrackedResponse)[EXCHANGE] = exchange;
-    // One shared listener and one object per request: a hit allocates little (see Exchange).
-    res.on('close', onResponseClose);
-    return exchange;
+    return trackExchange(this.traffic, request, res);
   }
 
   private fail(request: IncomingMessage, res: ServerResponse, error: unknown): void {
@@ -240,76 +231,6 @@ export class DistfileController implements OnModuleInit {
     if (size === undefined) throw new NotFoundException(`${name} is not cached`);
     const fields = ['accept-ranges', 'bytes'];
     res.writeHead(lengthFields(fields, undefined, size), fields).end();
-  }
-}
-
-const EXCHANGE = Symbol('exchange');
-
-type TrackedResponse = ServerResponse & { [EXCHANGE]?: Exchange };
-
-function onResponseClose(this: TrackedResponse): void {
-  this[EXCHANGE]?.close(this);
-  this[EXCHANGE] = undefined;
-}
-
-/**
- * One request's bookkeeping while it is answered, and then its RequestRecord: the same object,
- * so that a hit costs one allocation for it (with a 1 MiB young generation, objects that live
- * across a request get promoted; fewer of them keep the old generation and RSS small).
- */
-class Exchange implements RequestRecord {
-  readonly id: string;
-  readonly method: string;
-  path = '';
-  name: string | undefined = undefined;
-  status = 0;
-  bytes = 0;
-  durationMs: number;
-  result: RequestResult = 'refused';
-  /** Set once the request came to something; until then its status decides. */
-  decided = false;
-  source: BodySource = 'none';
-  readonly client: string;
-  completed = false;
-  private readonly written: number;
-  /** res.socket is gone by the time the response closes. */
-  private readonly socket: Socket | null;
-
-  constructor(
-    private readonly traffic: Traffic,
-    private readonly request: IncomingMessage,
-    res: ServerResponse,
-  ) {
-    this.id = traffic.nextId();
-    this.method = request.method ?? '';
-    this.durationMs = performance.now();
-    const socket = res.socket;
-    this.socket = socket;
-    this.written = socket ? bytesWrittenTo(socket) : 0;
-    this.client = socket?.remoteAddress ?? ''; // gone once the socket is destroyed
-  }
-
-  /** The request came to `result` (undefined: let the status decide). */
-  set outcome(result: RequestResult | undefined) {
-    this.decided = result !== undefined;
-    if (result) this.result = result;
-  }
-
-  get outcome(): RequestResult | undefined {
-    return this.decided ? this.result : undefined;
-  }
-
-  close(res: ServerResponse): void {
-    const url = this.request.url ?? '';
-    const query = url.indexOf('?');
-    this.path = query < 0 ? url : url.slice(0, query);
-    this.status = res.statusCode;
-    this.bytes = (this.socket ? bytesWrittenTo(this.socket) : this.written) - this.written;
-    this.durationMs = performance.now() - this.durationMs;
-    if (!this.decided)
-      this.result = this.status === 404 ? 'not_found' : this.status >= 500 ? 'error' : 'refused';
-    this.completed = res.writableFinished;
-    this.traffic.record(this);
   }
 }
 
