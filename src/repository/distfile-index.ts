@@ -1,19 +1,19 @@
 import { DistStore } from './dist-store.js';
-import { filesOf, forEachDist } from './distfile-parse.js';
-import {
-  conflictOf,
-  type ManifestOwner,
-  NO_RESTRICT,
-  type PackageRecord,
-  type RestrictFlags,
-  restrictFlagsOf,
-  type UrisValue,
-  urisOf,
-  withCompactDists,
-} from './distfile-records.js';
+import { forEachDist } from './distfile-parse.js';
+import { conflictOf, type ManifestOwner, withCompactDists } from './distfile-records.js';
 import { type DistfileEntry, DistfileSnapshot } from './distfile-snapshot.js';
 import { FileMapBuilder } from './file-map-builder.js';
-import { readMd5CacheFields } from './md5-cache.js';
+import {
+  type CategoryState,
+  type Changes,
+  dropCategory,
+  type EntryState,
+  type ManifestState,
+  NO_MANIFEST,
+  type RepoState,
+} from './index-state.js';
+import { mapLimited } from './map-limited.js';
+import { PackageEntries } from './package-entries.js';
 import { packageNameOf } from './package-name.js';
 import {
   discoverRepositories,
@@ -21,9 +21,9 @@ import {
   type RepositoryDiscoveryOptions,
   type RepositoryLogger,
 } from './repos.js';
-import { type FileContent, NodeRepositoryReader, type RepositoryReader } from './repository-reader.js';
-import { parseRestrict, parseSrcUri, type SrcUriItem, tokenizeDepString } from './src-uri.js';
-import { splitMirrorUri } from './thirdpartymirrors.js';
+import { sameOrder, sameRepositories } from './repository-lists.js';
+import { NodeRepositoryReader, type RepositoryReader } from './repository-reader.js';
+import { SlicedReader, UNCHANGED } from './sliced-reader.js';
 
 export interface DistfileIndexOptions {
   discovery?: RepositoryDiscoveryOptions;
@@ -49,44 +49,7 @@ export interface RefreshResult {
   readonly durationMs: number;
 }
 
-interface RepoState {
-  readonly config: RepositoryConfig;
-  readonly timestamp: string | undefined;
-  readonly categories: ReadonlyMap<string, CategoryState>;
-}
-
-interface CategoryState {
-  readonly ctimeMs: number;
-  readonly entries: ReadonlyMap<string, EntryState>;
-  readonly manifests: ReadonlyMap<string, ManifestState>;
-}
-
-interface EntryState {
-  readonly ctimeMs: number;
-  /** Undefined when the entry names no distfile. */
-  readonly pkg: PackageRecord | undefined;
-}
-
-interface ManifestState {
-  /** NaN: the package has no Manifest. */
-  readonly ctimeMs: number;
-  readonly owner: ManifestOwner | undefined;
-}
-
-/** What a refresh learned, applied to the next file map as it goes. */
-interface Changes {
-  readonly builder: FileMapBuilder;
-  /** Where the DIST values read go. */
-  readonly dists: DistStore;
-  filesRead: number;
-}
-
 const CATEGORIES_AT_ONCE = 4;
-/** Entries or Manifests read at once, and parsed in one turn of the event loop. */
-const SLICE = 128;
-const UNCHANGED = Symbol('unchanged');
-const NO_FILES = { names: [], uris: [] };
-const NO_MANIFEST: ManifestState = { ctimeMs: Number.NaN, owner: undefined };
 
 /**
  * Distfile name → sizes, digests and upstream URIs, from the md5-cache and Manifests of every
@@ -96,8 +59,9 @@ const NO_MANIFEST: ManifestState = { ctimeMs: Number.NaN, owner: undefined };
 export class DistfileIndex {
   private readonly reader: RepositoryReader;
   private readonly logger: RepositoryLogger;
+  private readonly sliced: SlicedReader;
+  private readonly entries: PackageEntries;
   private readonly reported = new Set<string>();
-  private readonly unknownMirrors = new Set<string>();
   private states = new Map<string, RepoState>();
   private current: DistfileSnapshot | undefined;
   private running: Promise<unknown> = Promise.resolve();
@@ -110,6 +74,8 @@ export class DistfileIndex {
       log: (message) => logger.log(message),
       warn: (message) => this.warnOnce(message, logger),
     };
+    this.sliced = new SlicedReader(this.reader, this.logger);
+    this.entries = new PackageEntries(this.logger);
   }
 
   get snapshot(): DistfileSnapshot | undefined {
@@ -154,7 +120,7 @@ export class DistfileIndex {
     for (const state of scanned) states.set(state.config.location, state);
     for (const [location, old] of this.states) {
       if (states.has(location)) continue;
-      for (const category of old.categories.values()) this.dropCategory(category, changes);
+      for (const category of old.categories.values()) dropCategory(category, changes);
     }
     const result = (snapshot: DistfileSnapshot, changed: boolean, changedNames: ReadonlySet<string>) => ({
       snapshot,
@@ -192,12 +158,12 @@ export class DistfileIndex {
   ): Promise<RepoState> {
     let old = known;
     if (old && old.config.name !== repo.name) {
-      for (const category of old.categories.values()) this.dropCategory(category, changes);
+      for (const category of old.categories.values()) dropCategory(category, changes);
       old = undefined;
     }
     const root = `${repo.location}/metadata/md5-cache`;
     let timestamp: string | undefined;
-    await this.readAll(
+    await this.sliced.readAll(
       1,
       () => `${repo.location}/metadata/timestamp.chk`,
       (_, read) => {
@@ -224,7 +190,7 @@ export class DistfileIndex {
     const categories = new Map<string, CategoryState>();
     for (const result of results) if (result) categories.set(result.category, result.state);
     for (const [category, state] of old?.categories ?? []) {
-      if (!categories.has(category)) this.dropCategory(state, changes);
+      if (!categories.has(category)) dropCategory(state, changes);
     }
     return { config: repo, timestamp, categories };
   }
@@ -265,7 +231,7 @@ export class DistfileIndex {
     // of the event loop as the reader thread delivers them. Manifests first: a name met in a
     // DIST line first is a string of its own, where one met in SRC_URI is a slice that would
     // keep its whole URI alive (the index keeps most URIs as a shared prefix only).
-    await this.readChanged(
+    await this.sliced.readChanged(
       pns.length,
       (i) => `${repo.location}/${category}/${pns[i]}/Manifest`,
       oldManifests.map((old) => old?.ctimeMs),
@@ -286,7 +252,7 @@ export class DistfileIndex {
         state.manifests.set(pns[i], { ctimeMs: read.ctimeMs, owner });
       },
     );
-    await this.readChanged(
+    await this.sliced.readChanged(
       pfs.length,
       (i) => `${cacheDir}/${pfs[i]}`,
       oldEntries.map((old) => old?.ctimeMs),
@@ -299,11 +265,11 @@ export class DistfileIndex {
         }
         if (old?.pkg) builder.removePackage(old.pkg);
         if (!read) return;
-        const { pkg, files } = this.parseEntry(repo, category, pfs[i], read.data);
+        const { pkg, files } = this.entries.parseEntry(repo, category, pfs[i], read.data);
         if (pkg) {
           files.names.forEach((name, j) => {
             builder.addSource(name, pkg, files.uris[j]);
-            this.checkMirrors(files.uris[j], pkg, repo);
+            this.entries.checkMirrors(files.uris[j], pkg, repo);
           });
         }
         state.entries.set(pfs[i], { ctimeMs: read.ctimeMs, pkg });
@@ -318,160 +284,9 @@ export class DistfileIndex {
     return state;
   }
 
-  /**
-   * Visits each of `count` paths: UNCHANGED when its ctime is the one known (NaN: known to be
-   * missing), else what reading it found. Paths are made when needed: a category's worth made
-   * up front outlived two young-generation collections and died in old space.
-   */
-  private async readChanged(
-    count: number,
-    pathOf: (i: number) => string,
-    known: ReadonlyArray<number | undefined>,
-    changes: Changes,
-    visit: (i: number, read: FileContent | typeof UNCHANGED | undefined) => void,
-  ): Promise<void> {
-    const knownAt: number[] = [];
-    for (let i = 0; i < count; i++) if (known[i] !== undefined) knownAt.push(i);
-    const ctimes = knownAt.length > 0 ? await this.reader.stat(knownAt.map(pathOf)) : [];
-    const toRead: number[] = [];
-    let next = 0;
-    for (let i = 0; i < count; i++) {
-      if (known[i] !== undefined && Object.is(known[i], ctimes[next++] ?? Number.NaN)) visit(i, UNCHANGED);
-      else toRead.push(i);
-    }
-    await this.readAll(
-      toRead.length,
-      (j) => pathOf(toRead[j]),
-      (j, read) => {
-        if (read) changes.filesRead++;
-        visit(toRead[j], read);
-      },
-    );
-  }
-
-  /**
-   * A slice at a time, each file visited as soon as its slice arrives: the reader lends the
-   * bytes until the next turn only, and what parsing leaves behind dies young. Unreadable files
-   * are reported and then treated as missing.
-   */
-  private async readAll(
-    count: number,
-    pathOf: (i: number) => string,
-    visit: (i: number, read: FileContent | undefined) => void,
-  ): Promise<void> {
-    for (let from = 0; from < count; from += SLICE) {
-      const slice: string[] = [];
-      for (let i = from; i < count && i < from + SLICE; i++) slice.push(pathOf(i));
-      const reads = await this.reader.readFiles(slice);
-      reads.forEach((read, j) => {
-        if (read instanceof Error) this.logger.warn(`cannot read ${slice[j]}: ${read.message}`);
-        visit(from + j, read instanceof Error ? undefined : read);
-      });
-    }
-  }
-
-  private dropCategory(category: CategoryState, changes: Changes): void {
-    for (const entry of category.entries.values()) {
-      if (entry.pkg) changes.builder.removePackage(entry.pkg);
-    }
-    for (const manifest of category.manifests.values()) {
-      if (manifest.owner) changes.builder.removeOwner(manifest.owner);
-    }
-  }
-
-  private parseEntry(
-    repo: RepositoryConfig,
-    category: string,
-    pf: string,
-    data: Buffer,
-  ): { pkg: PackageRecord | undefined; files: { names: string[]; uris: UrisValue[] } } {
-    const fields = readMd5CacheFields(data);
-    if (fields.srcUri.length === 0) return { pkg: undefined, files: NO_FILES };
-    const cpv = `${category}/${pf}`;
-    let items: SrcUriItem[];
-    try {
-      items = parseSrcUri(fields.srcUri);
-    } catch (error) {
-      this.logger.warn(
-        `${cpv}::${repo.name} skipped: its SRC_URI does not parse: ${(error as Error).message}`,
-      );
-      return { pkg: undefined, files: NO_FILES };
-    }
-    const pkg: PackageRecord = {
-      repo: repo.name,
-      category,
-      cpv,
-      restrict: this.restrictOf(fields.restrict, cpv, repo),
-    };
-    return { pkg, files: filesOf(items) };
-  }
-
-  private restrictOf(text: string | undefined, cpv: string, repo: RepositoryConfig): RestrictFlags {
-    if (text === undefined || text.trim() === '') return NO_RESTRICT;
-    try {
-      return restrictFlagsOf(parseRestrict(text));
-    } catch (error) {
-      this.logger.warn(
-        `${cpv}::${repo.name}: RESTRICT does not parse (${(error as Error).message}); taking every word of it`,
-      );
-      return restrictFlagsOf(new Set(tokenizeDepString(text)));
-    }
-  }
-
-  private checkMirrors(value: UrisValue, pkg: PackageRecord, repo: RepositoryConfig): void {
-    for (const uri of urisOf(value).uris) {
-      if (!uri.startsWith('mirror://')) continue;
-      const mirror = splitMirrorUri(uri);
-      if (!mirror) {
-        this.logger.warn(`${pkg.cpv}::${repo.name}: ${uri} names no file under a mirror: skipped`);
-      } else if (
-        mirror.name !== 'gentoo' &&
-        !repo.mirrors.has(mirror.name) &&
-        !this.unknownMirrors.has(mirror.name)
-      ) {
-        this.unknownMirrors.add(mirror.name);
-        this.logger.warn(
-          `mirror://${mirror.name}/ (first seen in ${pkg.cpv}::${repo.name}) is in no profiles/thirdpartymirrors of ${repo.name} or its masters: those URIs are skipped`,
-        );
-      }
-    }
-  }
-
   private warnOnce(message: string, logger: RepositoryLogger): void {
     if (this.reported.has(message)) return;
     this.reported.add(message);
     logger.warn(message);
   }
-}
-
-async function mapLimited<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i], i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
-/** The repositories both lists have come in the same order. */
-function sameOrder(a: readonly RepositoryConfig[], b: readonly RepositoryConfig[]): boolean {
-  const common = (list: readonly RepositoryConfig[], other: readonly RepositoryConfig[]) =>
-    list.map((repo) => repo.name).filter((name) => other.some((repo) => repo.name === name));
-  const x = common(a, b);
-  const y = common(b, a);
-  return x.every((name, i) => name === y[i]);
-}
-
-function sameRepositories(a: readonly RepositoryConfig[], b: readonly RepositoryConfig[]): boolean {
-  const key = (repos: readonly RepositoryConfig[]) =>
-    JSON.stringify(repos.map((repo) => [repo.name, repo.location, repo.masters, [...repo.mirrors]]));
-  return key(a) === key(b);
 }
