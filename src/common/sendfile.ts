@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -9,7 +10,12 @@ import { fileURLToPath } from 'node:url';
  */
 export type Sendfile = (socketFd: number, fileFd: number, position: number, count: number) => number;
 
-export const EAGAIN = -11;
+/** The socket's buffer is full. */
+export const EAGAIN = -constants.errno.EAGAIN;
+/** sendfile(2) cannot serve these descriptors (a file system or socket without it): copy instead. */
+export const UNSUPPORTED: ReadonlySet<number> = new Set(
+  [constants.errno.EINVAL, constants.errno.ENOSYS, constants.errno.EOPNOTSUPP].map((errno) => -errno),
+);
 
 /** dist/native/sendfile.node, from src/<dir>/ (vitest) and dist/<dir>/ (npm start) alike. */
 const ADDON = fileURLToPath(new URL('../../dist/native/sendfile.node', import.meta.url));

@@ -75,7 +75,8 @@ export class DistfileController implements OnModuleInit {
   }
 
   private handle(request: IncomingMessage, res: ServerResponse): void {
-    const exchange = this.track(request, res);
+    // What the request came to, told to Traffic once its response has ended or been cut.
+    const exchange = trackExchange(this.traffic, request, res);
     try {
       if (request.method !== 'GET' && request.method !== 'HEAD') {
         res.writeHead(405, ['allow', 'GET, HEAD', 'content-length', '0']).end();
@@ -113,11 +114,6 @@ export class DistfileController implements OnModuleInit {
     } catch (error) {
       this.fail(request, res, error);
     }
-  }
-
-  /** What the request came to, told to Traffic once its response has ended or been cut. */
-  private track(request: IncomingMessage, res: ServerResponse): Exchange {
-    return trackExchange(this.traffic, request, res);
   }
 
   private fail(request: IncomingMessage, res: ServerResponse, error: unknown): void {

@@ -11,7 +11,7 @@ import { BufferPool } from '../cache/buffer-pool.js';
 import type { FileSource } from '../cache/file-source.js';
 import { OpenFiles } from '../cache/open-files.js';
 import { bytesWrittenTo, loadSendfile } from '../common/sendfile.js';
-import { sendBody } from './send-body.js';
+import { type BodyOptions, sendBody } from './send-body.js';
 
 const BODY = randomBytes(300_000);
 
@@ -28,12 +28,27 @@ class CountingPool extends BufferPool {
   }
 }
 
-/** `inner` with a count of close() calls, and when the first one came. */
-function counted(inner: FileSource): FileSource & { closed: number; closedAt: number } {
+/**
+ * `inner` (its descriptor too, if it has one) with a count of close() calls, when the first one
+ * came, and how many bytes went through read().
+ */
+function counted(inner: FileSource): FileSource & { closed: number; closedAt: number; bytesRead: number } {
   const source = {
+    fd: inner.fd,
     closed: 0,
     closedAt: Number.NaN,
-    read: inner.read.bind(inner),
+    bytesRead: 0,
+    read(
+      position: number,
+      end: number,
+      buffer: Buffer,
+      callback: (e: Error | null, c: readonly Buffer[]) => void,
+    ) {
+      inner.read(position, end, buffer, (error, chunks) => {
+        for (const chunk of chunks) source.bytesRead += chunk.length;
+        callback(error, chunks);
+      });
+    },
     close() {
       source.closed += 1;
       source.closedAt ||= performance.now();
@@ -320,35 +335,15 @@ describe('sendBody with sendfile', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** The file at `path` with its descriptor, counting the bytes that went through read(). */
-  function withFd(
-    path: string,
-  ): FileSource & { fd: number; bytesRead: number; closed: number; closedAt: number } {
-    const file = files.acquire(path);
-    const source = {
-      fd: file.fd,
-      bytesRead: 0,
-      closed: 0,
-      closedAt: Number.NaN,
-      read(
-        position: number,
-        end: number,
-        buffer: Buffer,
-        callback: (e: Error | null, c: readonly Buffer[]) => void,
-      ) {
-        file.read(position, end, buffer, (error, chunks) => {
-          for (const chunk of chunks) source.bytesRead += chunk.length;
-          callback(error, chunks);
-        });
-      },
-      close() {
-        source.closed += 1;
-        source.closedAt ||= performance.now();
-        file.close();
-      },
-    };
-    return source;
-  }
+  /** The big file, with its descriptor, counted. */
+  const bigFile = () => counted(files.acquire(join(dir, 'big')));
+
+  /** A server that sends the big file with `options`. */
+  const serveBig = (source: FileSource, options: BodyOptions) =>
+    listen((res) => {
+      res.writeHead(200, ['content-length', String(BIG.length)]);
+      sendBody(res, source, 0, BIG.length, options);
+    });
 
   it('sends the whole file and ranges of it, reading only the first buffer, and counts the bytes sent', async () => {
     const pool = new CountingPool(64 * 1024, 1024 * 1024, 2, 4);
@@ -357,7 +352,7 @@ describe('sendBody with sendfile', () => {
       [5_000_000, 9_000_001],
       [BIG.length - 10, BIG.length],
     ]) {
-      const source = withFd(join(dir, 'big'));
+      const source = bigFile();
       let socket: Socket | null = null;
       const result = await fetchFrom((res) => {
         socket = res.socket;
@@ -375,11 +370,8 @@ describe('sendBody with sendfile', () => {
 
   it('a slow reader gets every byte: a full socket waits through one small buffered write, then sendfile goes on', async () => {
     const pool = new CountingPool(64 * 1024, 1024 * 1024, 2, 4);
-    const source = withFd(join(dir, 'big'));
-    const { server, port } = await listen((res) => {
-      res.writeHead(200, ['content-length', String(BIG.length)]);
-      sendBody(res, source, 0, BIG.length, { pool, sendfile, clientTimeoutMs: 5000 });
-    });
+    const source = bigFile();
+    const { server, port } = await serveBig(source, { pool, sendfile, clientTimeoutMs: 5000 });
     try {
       const socket = connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
       const chunks: Buffer[] = [];
@@ -406,11 +398,8 @@ describe('sendBody with sendfile', () => {
 
   it('cuts a client that stops reading after the client timeout, letting go of file and buffer', async () => {
     const pool = new CountingPool(64 * 1024, 1024 * 1024, 2, 4);
-    const source = withFd(join(dir, 'big'));
-    const { server, port } = await listen((res) => {
-      res.writeHead(200, ['content-length', String(BIG.length)]);
-      sendBody(res, source, 0, BIG.length, { pool, sendfile, clientTimeoutMs: 500 });
-    });
+    const source = bigFile();
+    const { server, port } = await serveBig(source, { pool, sendfile, clientTimeoutMs: 500 });
     try {
       const started = performance.now();
       const client = rawClient(port);
@@ -426,7 +415,7 @@ describe('sendBody with sendfile', () => {
 
   it('a client that vanishes mid-body: the file and buffer are let go once', async () => {
     const pool = new CountingPool(64 * 1024, 1024 * 1024, 2, 4);
-    const source = withFd(join(dir, 'big'));
+    const source = bigFile();
     const result = await fetchFrom((res) => {
       res.writeHead(200, ['content-length', String(BIG.length)]);
       sendBody(res, source, 0, BIG.length, { pool, sendfile });
@@ -439,7 +428,7 @@ describe('sendBody with sendfile', () => {
 
   it('where sendfile refuses the descriptors (EINVAL), the rest of the body goes through the buffer', async () => {
     const pool = new CountingPool(64 * 1024, 1024 * 1024, 2, 4);
-    const source = withFd(join(dir, 'big'));
+    const source = bigFile();
     let calls = 0;
     const refusing = () => {
       calls += 1;
@@ -458,7 +447,7 @@ describe('sendBody with sendfile', () => {
 
   it('a file shorter than the response says cuts the connection: never a clean end', async () => {
     const pool = new CountingPool(64 * 1024, 1024 * 1024, 2, 4);
-    const source = withFd(join(dir, 'big'));
+    const source = bigFile();
     const result = await fetchFrom((res) => {
       res.writeHead(200, ['content-length', String(BIG.length + 1000)]);
       sendBody(res, source, 0, BIG.length + 1000, { pool, sendfile });

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { getSystemErrorName } from 'node:util';
 import type { BufferPool } from '../cache/buffer-pool.js';
 import type { FileSource } from '../cache/file-source.js';
-import { countSentDirectly, directFd, EAGAIN, type Sendfile } from '../common/sendfile.js';
+import { countSentDirectly, directFd, EAGAIN, type Sendfile, UNSUPPORTED } from '../common/sendfile.js';
 
 export interface BodyOptions {
   readonly pool: BufferPool;
@@ -17,8 +17,6 @@ export interface BodyOptions {
 
 /** Through a buffer when sendfile found the socket full: a small write, to learn when it has room. */
 const WAIT_CHUNK = 16 * 1024;
-/** sendfile(2) refuses these descriptors (-EINVAL, -ENOSYS, -EOPNOTSUPP): copy instead. */
-const UNSUPPORTED = new Set([-22, -38, -95]);
 /** Bytes one response sends with sendfile before letting the event loop serve others. */
 const TURN_BYTES = 8 * 1024 * 1024;
 
