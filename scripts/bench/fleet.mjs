@@ -16,6 +16,7 @@ import {
   round,
   runWorker,
   sleep,
+  treeCpuSecondsOf,
   waitUntil,
   writeTestFile,
 } from './lib.mjs';
@@ -168,6 +169,7 @@ export async function itemFleet({
   upstreamDistfiles,
   threads,
   rss,
+  pids,
 }) {
   const timeoutMs = 300_000;
   const uncached = (sideFiles) => sideFiles.filter((f) => !plan.cached[f.index]);
@@ -176,12 +178,18 @@ export async function itemFleet({
   const runSide = async (side, base, sideFiles) => {
     spawnSync('sync', [], { timeout: 120_000 });
     rss.setPhase(`fleet: ${side}`);
+    // What the side's server and the upstream used: the clients' share is the same on both sides.
+    const cpuBefore = { server: treeCpuSecondsOf(pids[side]), upstream: treeCpuSecondsOf(pids.upstream) };
     const { startAtEpochMs, results } = await replay(plan, sideFiles, base, {
       threads,
       timeoutMs,
       upstreamDistfiles,
     });
     rss.setPhase('fleet');
+    const cpuSeconds = {
+      server: round(treeCpuSecondsOf(pids[side]) - cpuBefore.server, 2),
+      upstream: round(treeCpuSecondsOf(pids.upstream) - cpuBefore.upstream, 2),
+    };
     const seconds = results.filter((r) => r.ok).map((r) => (r.end - r.start) / 1000);
     const wrong = results.filter((r) => !r.right);
     const resumed = results.filter((r) => r.resumed && r.ok);
@@ -213,11 +221,13 @@ export async function itemFleet({
       upstreamRequests: upstream.length,
       upstreamBytes,
       upstreamRatio: upstreamBytes / uniqueBytes,
+      cpuSeconds,
     };
     log(
       `${side}: wall ${round(stats.wallSeconds, 2)} s, mean ${round(stats.meanSeconds, 3)} s, ` +
         `p95 ${round(stats.p95Seconds, 3)} s per download, ${stats.rightBodies}/${stats.downloads} bodies right, ` +
-        `upstream ${round(stats.upstreamRatio, 3)}× the unique bytes in ${upstream.length} requests`,
+        `upstream ${round(stats.upstreamRatio, 3)}× the unique bytes in ${upstream.length} requests; ` +
+        `CPU ${cpuSeconds.server} s (${side}), ${cpuSeconds.upstream} s (upstream)`,
     );
     return stats;
   };

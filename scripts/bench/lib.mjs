@@ -519,6 +519,15 @@ export function cpuSecondsOf(pid, withReapedChildren = false) {
 
 let clockTicks;
 
+/** CPU seconds used so far by a process and its living children (an nginx master and its workers). */
+export function treeCpuSecondsOf(pid) {
+  let children = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {}
+  return children.reduce((sum, child) => sum + (cpuSecondsOf(Number(child)) ?? 0), cpuSecondsOf(pid) ?? 0);
+}
+
 /** VmHWM and VmRSS of a process, in bytes (undefined once it is gone). */
 export function memoryOf(pid) {
   try {

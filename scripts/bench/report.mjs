@@ -133,8 +133,12 @@ exits. One portcache process serves the whole run.
   path \`/distfiles/<xx>/<name>\`.
 - **Item 1:** ${c.hitFiles} distinct ${c.hitFileBytes / 1024} KiB files; wrk -t${c.wrkThreads} -c${c.wrkConnections} with a
   Lua script cycling through all names (each thread from a different start); a ${c.wrkWarmupSeconds} s warm-up
-  against each server, then ${c.wrkRuns} alternating ${c.wrkSeconds} s runs per server; medians of Requests/sec
-  compared. Any non-2xx response or socket error from portcache fails the row.
+  against each server, then ${c.wrkRuns} rounds of one ${c.wrkSeconds} s run per server back to back (which server
+  goes first alternates); the result is the median of the rounds' ratios of Requests/sec (the req/s columns show
+  each server's median). Each ratio compares two runs made within seconds of each other: this machine's
+  neighbours slow it for tens of seconds at a time, and the ratio of two medians taken minutes apart
+  swung between 0.31 and 0.47 over the same code (\`ratioOfMedians\` in the JSON keeps that figure). Any
+  non-2xx response or socket error from portcache fails the row.
 - **Item 2:** one ${c.bigFileBytes / MiB} MiB file over one connection at a time. The client is whichever of
   curl (\`-o /dev/null\`) and a minimal Node client (raw socket, one reused 1 MiB read buffer, body
   counted and discarded) is faster against nginx in two calibration runs each; then ${c.bigRuns} alternating
@@ -218,7 +222,11 @@ exits. One portcache process serves the whole run.
   \`$body_bytes_sent\` of every upstream request for the side's files logged after its start (nginx's
   warm-up excluded) over the sizes of the uncached files. Peak RSS: the largest VmRSS sample of
   portcache during its side. portcache's side runs first; \`sync\` before each side, and portcache's
-  fills committed before nginx's side starts. nginx's HIT/MISS counts are in benchmarks.json.
+  fills committed before nginx's side starts. nginx's HIT/MISS counts are in benchmarks.json. Server
+  CPU: user + system seconds of the side's server during its side (portcache's process; the proxy
+  nginx's master and workers), from /proc; the upstream nginx's are in benchmarks.json
+  (\`cpuSeconds\`). Both sides keep the two cores busy, and the clients use most of them: a side's
+  mean time per download follows the CPU the whole machine spends on it (performance-notes).
 
 benchmarks.json also records, per item, the CPU seconds portcache and the benchmark script used, and
 all raw samples.
