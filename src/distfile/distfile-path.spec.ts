@@ -43,4 +43,19 @@ describe('parseDistfilePath', () => {
       expect(() => parseDistfilePath(url), url).toThrow(NotFoundException);
     }
   });
+
+  it('checks the prefix of a name asked for again, right or wrong, as the first time', () => {
+    const other = prefix === '00' ? '01' : '00';
+    for (let i = 0; i < 3; i++) {
+      expect(parseDistfilePath(`/distfiles/${prefix}/${name}`)).toEqual({ kind: 'file', name });
+      expect(() => parseDistfilePath(`/distfiles/${other}/${name}`)).toThrow(NotFoundException);
+    }
+    // Past the names it remembers, it starts over and still answers right.
+    for (let i = 0; i < 5000; i++) {
+      const each = `pkg-${i}.tar.gz`;
+      expect(parseDistfilePath(`/distfiles/${blake2bPrefix(each)}/${each}`)).toEqual({ kind: 'file', name: each });
+    }
+    expect(() => parseDistfilePath(`/distfiles/${other}/${name}`)).toThrow(NotFoundException);
+    expect(parseDistfilePath(`/distfiles/${prefix}/${name}`)).toEqual({ kind: 'file', name });
+  });
 });
