@@ -53,7 +53,10 @@ describe('parseDistfilePath', () => {
     // Past the names it remembers, it starts over and still answers right.
     for (let i = 0; i < 5000; i++) {
       const each = `pkg-${i}.tar.gz`;
-      expect(parseDistfilePath(`/distfiles/${blake2bPrefix(each)}/${each}`)).toEqual({ kind: 'file', name: each });
+      expect(parseDistfilePath(`/distfiles/${blake2bPrefix(each)}/${each}`)).toEqual({
+        kind: 'file',
+        name: each,
+      });
     }
     expect(() => parseDistfilePath(`/distfiles/${other}/${name}`)).toThrow(NotFoundException);
     expect(parseDistfilePath(`/distfiles/${prefix}/${name}`)).toEqual({ kind: 'file', name });
