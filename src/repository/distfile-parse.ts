@@ -9,7 +9,10 @@ const BLAKE2B = Buffer.from('BLAKE2B');
 const SHA512 = Buffer.from('SHA512');
 const DIGEST = 64;
 
-/** One value per distinct name, URIs in SRC_URI order. Most names come once: no array for them. */
+/**
+ * One value per distinct name, URIs in SRC_URI order, exact repeats (same name, URI and lift)
+ * dropped. Most names come once: no array for them.
+ */
 export function filesOf(items: readonly SrcUriItem[]): { names: string[]; uris: UrisValue[] } {
   const names: string[] = [];
   const uris: UrisValue[] = [];
@@ -21,7 +24,7 @@ export function filesOf(items: readonly SrcUriItem[]): { names: string[]; uris: 
       at?.set(item.name, names.length);
       names.push(item.name);
       uris.push(item.lifts === undefined ? item.uri : new LiftedUris([item.uri as string], [item.lifts]));
-    } else if (item.uri !== undefined) {
+    } else if (item.uri !== undefined && !hasUri(uris[i], item.uri, item.lifts)) {
       uris[i] = appendUri(uris[i], item.uri, item.lifts);
     }
   }
@@ -31,6 +34,14 @@ export function filesOf(items: readonly SrcUriItem[]): { names: string[]; uris: 
 function indexIn(names: readonly string[], name: string): number | undefined {
   for (let i = 0; i < names.length; i++) if (names[i] === name) return i;
   return undefined;
+}
+
+function hasUri(value: UrisValue, uri: string, lift: UriLift | undefined): boolean {
+  if (value === uri) return lift === undefined;
+  if (value === undefined || typeof value === 'string') return false;
+  const { uris, lifts } = urisOf(value);
+  for (let k = 0; k < uris.length; k++) if (uris[k] === uri && lifts?.[k] === lift) return true;
+  return false;
 }
 
 function appendUri(value: UrisValue, uri: string, lift: UriLift | undefined): UrisValue {

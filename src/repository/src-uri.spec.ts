@@ -60,12 +60,13 @@ describe('parseSrcUri', () => {
     ]);
   });
 
-  it('keeps one file under several URIs in order and drops exact repeats', () => {
+  it('keeps one file under several URIs in order, repeats as written (filesOf drops them)', () => {
     const text =
       'https://a.org/x.tar.gz https://b.org/x.tar.gz use? ( https://a.org/x.tar.gz ) https://c.org/get -> x.tar.gz';
     expect(parseSrcUri(text)).toEqual([
       { name: 'x.tar.gz', uri: 'https://a.org/x.tar.gz' },
       { name: 'x.tar.gz', uri: 'https://b.org/x.tar.gz' },
+      { name: 'x.tar.gz', uri: 'https://a.org/x.tar.gz' },
       { name: 'x.tar.gz', uri: 'https://c.org/get' },
     ]);
   });

@@ -24,8 +24,9 @@ export function tokenizeDepString(text: string): string[] {
 }
 
 /**
- * Distfiles named by SRC_URI, in SRC_URI order. One name may come several times with different
- * URIs; exact repeats are dropped. Throws SrcUriError on anything Portage would refuse.
+ * Distfiles named by SRC_URI, in SRC_URI order, as written: one name may come several times,
+ * with different URIs or the same (filesOf groups them and drops exact repeats). Throws
+ * SrcUriError on anything Portage would refuse.
  */
 export function parseSrcUri(input: string | readonly string[]): SrcUriItem[] {
   const tokens = typeof input === 'string' ? tokenizeDepString(input) : input;
@@ -58,7 +59,7 @@ export function parseSrcUri(input: string | readonly string[]): SrcUriItem[] {
   }
   if (awaitingName) fail(`missing file name after '->' at the end`);
   groups.end();
-  return dedupe(items);
+  return items;
 }
 
 /** Every RESTRICT token of every branch (`!test? ( test ) mirror` → test, mirror). */
@@ -110,7 +111,8 @@ class GroupTracker {
       this.depth--;
       return true;
     }
-    if (OPERATORS.has(token)) this.fail(`'${token}' is not allowed here (token ${position})`);
+    if (token.length === 2 && OPERATORS.has(token))
+      this.fail(`'${token}' is not allowed here (token ${position})`);
     if (token.endsWith('?')) {
       if (!FLAG_CONDITIONAL.test(token)) this.fail(`invalid USE conditional '${token}' (token ${position})`);
       this.conditional = token;
@@ -160,43 +162,4 @@ function isSchemeExtra(c: number): boolean {
 
 function isPlainName(token: string): boolean {
   return token !== '(' && token !== ')' && token !== '->' && !token.includes('/') && !token.endsWith('?');
-}
-
-function dedupe(items: MutableItem[]): SrcUriItem[] {
-  if (items.length < 2) return items;
-  if (items.length <= SMALL) return dedupeSmall(items);
-  // Keyed by the name; an array only for a name that comes again (rare).
-  const seen = new Map<string, MutableItem | MutableItem[]>();
-  const out: SrcUriItem[] = [];
-  for (const item of items) {
-    const known = seen.get(item.name);
-    if (known === undefined) {
-      seen.set(item.name, item);
-    } else {
-      const same = (other: MutableItem) => other.uri === item.uri && other.lifts === item.lifts;
-      if (Array.isArray(known) ? known.some(same) : same(known)) continue;
-      if (Array.isArray(known)) known.push(item);
-      else seen.set(item.name, [known, item]);
-    }
-    out.push(item);
-  }
-  return out;
-}
-
-/** Most SRC_URIs name a few files: a scan costs less than a Map per entry over a whole tree. */
-const SMALL = 16;
-
-function dedupeSmall(items: MutableItem[]): SrcUriItem[] {
-  let out: MutableItem[] | undefined;
-  for (let i = 0; i < items.length; i++) {
-    const item = items[i];
-    let repeat = false;
-    for (let j = 0; j < i && !repeat; j++) {
-      const other = items[j];
-      repeat = other.name === item.name && other.uri === item.uri && other.lifts === item.lifts;
-    }
-    if (repeat) out ??= items.slice(0, i);
-    else out?.push(item);
-  }
-  return out ?? items;
 }
