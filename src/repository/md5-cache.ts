@@ -67,9 +67,16 @@ function tokenizeBytes(data: Buffer, from: number, to: number): string[] {
     while (i < to && isSpace(data[i])) i++;
     const begin = i;
     while (i < to && !isSpace(data[i])) i++;
-    if (i > begin) tokens.push(data.toString('utf8', begin, i));
+    if (i > begin) tokens.push(structureAt(data, begin, i) ?? data.toString('utf8', begin, i));
   }
   return tokens;
+}
+
+/** `(`, `)` and `->` as shared strings: a crate list has a `->` per crate. */
+function structureAt(data: Buffer, begin: number, end: number): string | undefined {
+  const first = data[begin];
+  if (end - begin === 1) return first === 0x28 ? '(' : first === 0x29 ? ')' : undefined;
+  return end - begin === 2 && first === 0x2d && data[begin + 1] === 0x3e ? '->' : undefined;
 }
 
 function isSpace(byte: number): boolean {

@@ -53,7 +53,7 @@ export function parseSrcUri(input: string | readonly string[]): SrcUriItem[] {
     }
     renamable = undefined;
     if (groups.take(token, i + 1)) continue;
-    const item = operand(token, fail);
+    const item = operand(token, fail, tokens[i + 1] === '->');
     items.push(item);
     if (item.uri !== undefined) renamable = item;
   }
@@ -127,7 +127,8 @@ class GroupTracker {
   }
 }
 
-function operand(token: string, fail: (message: string) => never): MutableItem {
+/** `renamed`: a `->` follows, whose target names the file if `token` is a URI. */
+function operand(token: string, fail: (message: string) => never, renamed: boolean): MutableItem {
   let lifts: UriLift | undefined;
   let uri = token;
   if (token.startsWith('fetch+') && hasScheme(token, 6)) {
@@ -138,9 +139,12 @@ function operand(token: string, fail: (message: string) => never): MutableItem {
     uri = token.slice(7);
   }
   // Portage: os.path.basename of the token; a token without a URL scheme is a bare file name.
-  const name = uri.slice(uri.lastIndexOf('/') + 1);
-  if (name === '') fail(`'${token}' names no file`);
-  if (lifts === undefined && !hasScheme(token, 0)) return { name };
+  const slash = uri.lastIndexOf('/');
+  if (slash === uri.length - 1) fail(`'${token}' names no file`);
+  const isUri = lifts !== undefined || hasScheme(token, 0);
+  // A renamed URI's own last segment is never used (crate lists: one per crate).
+  const name = isUri && renamed ? '' : uri.slice(slash + 1);
+  if (!isUri) return { name };
   return lifts === undefined ? { name, uri } : { name, uri, lifts };
 }
 
