@@ -55,21 +55,25 @@ export class PackageEntries {
   }
 
   checkMirrors(value: UrisValue, pkg: PackageRecord, repo: RepositoryConfig): void {
-    for (const uri of urisOf(value).uris) {
-      if (!uri.startsWith('mirror://')) continue;
-      const mirror = splitMirrorUri(uri);
-      if (!mirror) {
-        this.logger.warn(`${pkg.cpv}::${repo.name}: ${uri} names no file under a mirror: skipped`);
-      } else if (
-        mirror.name !== 'gentoo' &&
-        !repo.mirrors.has(mirror.name) &&
-        !this.unknownMirrors.has(mirror.name)
-      ) {
-        this.unknownMirrors.add(mirror.name);
-        this.logger.warn(
-          `mirror://${mirror.name}/ (first seen in ${pkg.cpv}::${repo.name}) is in no profiles/thirdpartymirrors of ${repo.name} or its masters: those URIs are skipped`,
-        );
-      }
+    // Most values are one URI: no list is made for it (this runs for every file of every entry).
+    if (typeof value === 'string') this.checkMirror(value, pkg, repo);
+    else if (value !== undefined) for (const uri of urisOf(value).uris) this.checkMirror(uri, pkg, repo);
+  }
+
+  private checkMirror(uri: string, pkg: PackageRecord, repo: RepositoryConfig): void {
+    if (!uri.startsWith('mirror://')) return;
+    const mirror = splitMirrorUri(uri);
+    if (!mirror) {
+      this.logger.warn(`${pkg.cpv}::${repo.name}: ${uri} names no file under a mirror: skipped`);
+    } else if (
+      mirror.name !== 'gentoo' &&
+      !repo.mirrors.has(mirror.name) &&
+      !this.unknownMirrors.has(mirror.name)
+    ) {
+      this.unknownMirrors.add(mirror.name);
+      this.logger.warn(
+        `mirror://${mirror.name}/ (first seen in ${pkg.cpv}::${repo.name}) is in no profiles/thirdpartymirrors of ${repo.name} or its masters: those URIs are skipped`,
+      );
     }
   }
 
