@@ -49,9 +49,8 @@ export class FileMapBuilder {
       this.create(new FileRecord(name, pkg, uris, undefined, undefined));
       return;
     }
-    const packages = manyToArray(record.sources);
-    const count = packages.length;
-    if (count > 0 && this.comparePackages(packages[count - 1], pkg) > 0) this.unsorted.add(record);
+    const count = countOf(record.sources);
+    if (count > 0 && this.comparePackages(lastOf(record.sources), pkg) > 0) this.unsorted.add(record);
     record.uris = appendShared(record.uris, count, uris, sameUris);
     record.sources = appendMany(record.sources, pkg);
   }
@@ -62,9 +61,8 @@ export class FileMapBuilder {
       this.create(new FileRecord(name, undefined, undefined, owner, dist));
       return;
     }
-    const owners = manyToArray(record.owners);
-    const count = owners.length;
-    if (count > 0 && this.compareOwners(owners[count - 1], owner) > 0) this.unsorted.add(record);
+    const count = countOf(record.owners);
+    if (count > 0 && this.compareOwners(lastOf(record.owners), owner) > 0) this.unsorted.add(record);
     record.dists = appendShared(record.dists, count, dist, this.sameDist);
     record.owners = appendMany(record.owners, owner);
     if (valueAt(record.dists, count) !== dist) this.store.release(dist);
@@ -237,6 +235,16 @@ class KeySet implements ReadonlySet<string> {
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** How many values (manyToArray would make an array for one: most calls here have one). */
+function countOf<T>(many: OneOrMany<T>): number {
+  return many === undefined ? 0 : Array.isArray(many) ? many.length : 1;
+}
+
+/** The last value of a non-empty OneOrMany. */
+function lastOf<T>(many: OneOrMany<T>): T {
+  return Array.isArray(many) ? (many as readonly T[])[many.length - 1] : (many as T);
 }
 
 function anyIn<T>(many: OneOrMany<T>, set: ReadonlySet<T>): boolean {
