@@ -179,7 +179,7 @@ export async function itemFleet({
     spawnSync('sync', [], { timeout: 120_000 });
     rss.setPhase(`fleet: ${side}`);
     // What the side's server and the upstream used: the clients' share is the same on both sides.
-    const cpuBefore = { server: treeCpuSecondsOf(pids[side]), upstream: treeCpuSecondsOf(pids.upstream) };
+    const cpuBefore = { server: treeCpuSecondsOf([pids[side]]), upstream: treeCpuSecondsOf([pids.upstream]) };
     const { startAtEpochMs, results } = await replay(plan, sideFiles, base, {
       threads,
       timeoutMs,
@@ -187,8 +187,8 @@ export async function itemFleet({
     });
     rss.setPhase('fleet');
     const cpuSeconds = {
-      server: round(treeCpuSecondsOf(pids[side]) - cpuBefore.server, 2),
-      upstream: round(treeCpuSecondsOf(pids.upstream) - cpuBefore.upstream, 2),
+      server: round(treeCpuSecondsOf([pids[side]]) - cpuBefore.server, 2),
+      upstream: round(treeCpuSecondsOf([pids.upstream]) - cpuBefore.upstream, 2),
     };
     const seconds = results.filter((r) => r.ok).map((r) => (r.end - r.start) / 1000);
     const wrong = results.filter((r) => !r.right);

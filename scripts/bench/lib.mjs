@@ -519,15 +519,6 @@ export function cpuSecondsOf(pid, withReapedChildren = false) {
 
 let clockTicks;
 
-/** CPU seconds used so far by a process and its living children (an nginx master and its workers). */
-export function treeCpuSecondsOf(pid) {
-  let children = [];
-  try {
-    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-  } catch {}
-  return children.reduce((sum, child) => sum + (cpuSecondsOf(Number(child)) ?? 0), cpuSecondsOf(pid) ?? 0);
-}
-
 /** VmHWM and VmRSS of a process, in bytes (undefined once it is gone). */
 export function memoryOf(pid) {
   try {
@@ -748,7 +739,11 @@ export function systemBusySeconds() {
  * still-running processes `pids` with their own children (nginx workers).
  */
 export function ownCpuSeconds(pids) {
-  const self = cpuSecondsOf(process.pid, true) ?? 0;
+  return (cpuSecondsOf(process.pid, true) ?? 0) + treeCpuSecondsOf(pids);
+}
+
+/** CPU seconds used so far by the running processes `pids` and their children (an nginx master and its workers). */
+export function treeCpuSecondsOf(pids) {
   const live = new Set(pids.filter(Boolean));
   try {
     for (const entry of readdirSync('/proc')) {
@@ -760,7 +755,7 @@ export function ownCpuSeconds(pids) {
       } catch {}
     }
   } catch {}
-  let total = self;
+  let total = 0;
   for (const pid of live) total += cpuSecondsOf(pid) ?? 0;
   return total;
 }

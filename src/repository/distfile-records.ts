@@ -110,6 +110,16 @@ export function manyToArray<T>(value: OneOrMany<T>): readonly T[] {
   return Array.isArray(value) ? (value as readonly T[]) : [value as T];
 }
 
+/** How many values, without the array manyToArray makes around a single one (hot in index builds). */
+export function countOf<T>(many: OneOrMany<T>): number {
+  return many === undefined ? 0 : Array.isArray(many) ? many.length : 1;
+}
+
+/** The last value of a non-empty OneOrMany. */
+export function lastOf<T>(many: OneOrMany<T>): T {
+  return Array.isArray(many) ? (many as readonly T[])[many.length - 1] : (many as T);
+}
+
 export function urisOf(value: UrisValue): {
   uris: readonly string[];
   lifts?: readonly (UriLift | undefined)[];

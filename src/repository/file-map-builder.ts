@@ -1,6 +1,8 @@
 import type { DistHandle, DistStore } from './dist-store.js';
 import {
+  countOf,
   FileRecord,
+  lastOf,
   type ManifestOwner,
   manyToArray,
   type OneOrMany,
@@ -235,16 +237,6 @@ class KeySet implements ReadonlySet<string> {
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** How many values (manyToArray would make an array for one: most calls here have one). */
-function countOf<T>(many: OneOrMany<T>): number {
-  return many === undefined ? 0 : Array.isArray(many) ? many.length : 1;
-}
-
-/** The last value of a non-empty OneOrMany. */
-function lastOf<T>(many: OneOrMany<T>): T {
-  return Array.isArray(many) ? (many as readonly T[])[many.length - 1] : (many as T);
 }
 
 function anyIn<T>(many: OneOrMany<T>, set: ReadonlySet<T>): boolean {
