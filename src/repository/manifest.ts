@@ -58,11 +58,10 @@ export class DistLineFields {
     const start = this.offsets[4 * i + 2];
     if (this.offsets[4 * i + 3] - start !== 2 * length) return false;
     const buf = this.buf;
-    for (let j = 0; j < length; j++) {
-      const high = HEX[buf[start + 2 * j]];
-      const low = HEX[buf[start + 2 * j + 1]];
-      if (high < 0 || low < 0) return false;
-      target[at + j] = (high << 4) | low;
+    for (let j = 0, p = start; j < length; j++, p += 2) {
+      const value = HEX_PAIRS[(buf[p] << 8) | buf[p + 1]];
+      if (value < 0) return false;
+      target[at + j] = value;
     }
     return true;
   }
@@ -100,6 +99,12 @@ export class DistLineFields {
 const HEX = new Int8Array(256).fill(-1);
 for (let c = 0; c < 10; c++) HEX[0x30 + c] = c;
 for (let c = 0; c < 6; c++) HEX[0x61 + c] = HEX[0x41 + c] = 10 + c;
+/** Two hex digits (first in the high byte) → their byte, or -1: one look-up per decoded byte. */
+const HEX_PAIRS = new Int16Array(1 << 16).fill(-1);
+for (let high = 0; high < 256; high++) {
+  if (HEX[high] < 0) continue;
+  for (let low = 0; low < 256; low++) if (HEX[low] >= 0) HEX_PAIRS[(high << 8) | low] = (HEX[high] << 4) | HEX[low];
+}
 
 const NL = 0x0a;
 const SPACE = 0x20;
