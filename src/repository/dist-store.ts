@@ -46,12 +46,8 @@ export class DistStore {
     return this.commit(size, (blake2b ? 1 : 0) | (sha512 ? 2 : 0));
   }
 
-  /**
-   * Where the next value goes, for writing its digests in place (the hex of a Manifest decoded
-   * straight into the slab, no copy): BLAKE2B at digestsAt, SHA512 after it or, without
-   * BLAKE2B, at digestsAt. Then commit().
-   */
-  room(): Buffer {
+  /** The slab the next value goes to, at `this.at`. */
+  private room(): Buffer {
     if (this.at + HEADER + 2 * DIGEST > SLAB || !this.slab) {
       this.slab = Buffer.allocUnsafeSlow(SLAB);
       this.slabs.push(this.slab);
@@ -60,17 +56,25 @@ export class DistStore {
     return this.slab;
   }
 
-  get digestsAt(): number {
-    return this.at + HEADER;
-  }
-
-  /** Ends the value room() made place for: flags 1 BLAKE2B, 2 SHA512 (written in place). */
-  commit(size: number, flags: number): DistHandle {
+  /** Ends the value room() made place for: flags 1 BLAKE2B, 2 SHA512 (digests written in place). */
+  private commit(size: number, flags: number): DistHandle {
     const slab = this.slab as Buffer;
     const handle = (this.slabs.length - 1) * SLAB + this.at;
     slab[this.at] = flags;
     slab.writeDoubleLE(size, this.at + 1);
     const length = lengthOf(flags);
+    this.at += length;
+    this.bytes += length;
+    return handle;
+  }
+
+  /** A value as packDistLines (manifest.ts) wrote it at `source[at]`: flags, size, digests. */
+  addPacked(source: Uint8Array, at: number): DistHandle {
+    const slab = this.room();
+    const length = lengthOf(source[at]);
+    // A loop: a native copy per value cost more than its 137 bytes.
+    for (let i = 0; i < length; i++) slab[this.at + i] = source[at + i];
+    const handle = (this.slabs.length - 1) * SLAB + this.at;
     this.at += length;
     this.bytes += length;
     return handle;

@@ -1,5 +1,4 @@
 import { DistStore } from './dist-store.js';
-import { forEachDist } from './distfile-parse.js';
 import { conflictOf, type ManifestOwner, withCompactDists } from './distfile-records.js';
 import { type DistfileEntry, DistfileSnapshot } from './distfile-snapshot.js';
 import { FileMapBuilder } from './file-map-builder.js';
@@ -12,6 +11,7 @@ import {
   NO_MANIFEST,
   type RepoState,
 } from './index-state.js';
+import { forEachPackedDist } from './manifest.js';
 import { mapLimited } from './map-limited.js';
 import { PackageEntries } from './package-entries.js';
 import { packageNameOf } from './package-name.js';
@@ -248,9 +248,10 @@ export class DistfileIndex {
           return;
         }
         const owner: ManifestOwner = { repo: repo.name, category, path: `${category}/${pns[i]}` };
-        forEachDist(read.data, changes.dists, (name, dist) => builder.addDist(name, owner, dist));
+        forEachPackedDist(read.data, changes.dists, (name, dist) => builder.addDist(name, owner, dist));
         state.manifests.set(pns[i], { ctimeMs: read.ctimeMs, owner });
       },
+      true,
     );
     await this.sliced.readChanged(
       pfs.length,

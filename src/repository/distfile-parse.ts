@@ -1,13 +1,7 @@
-import type { DistHandle, DistStore } from './dist-store.js';
 import { LiftedUris, type UrisValue, urisOf } from './distfile-records.js';
-import { forEachDistLine } from './manifest.js';
 import type { SrcUriItem, UriLift } from './src-uri.js';
 
 // From parsed md5-cache entries and Manifests to what the index keeps.
-
-const BLAKE2B = Buffer.from('BLAKE2B');
-const SHA512 = Buffer.from('SHA512');
-const DIGEST = 64;
 
 /**
  * One value per distinct name, URIs in SRC_URI order, exact repeats (same name, URI and lift)
@@ -48,30 +42,4 @@ function appendUri(value: UrisValue, uri: string, lift: UriLift | undefined): Ur
   const { uris, lifts } = urisOf(value);
   if (lift === undefined && lifts === undefined) return [...uris, uri];
   return new LiftedUris([...uris, uri], [...(lifts ?? uris.map(() => undefined)), lift]);
-}
-
-/** Each DIST line of one Manifest: its name and its size+digests, added to `store`. */
-export function forEachDist(
-  data: Buffer,
-  store: DistStore,
-  visit: (name: string, dist: DistHandle) => void,
-): void {
-  forEachDistLine(data, (line) => {
-    // The last of each algorithm counts, as it would as a record's key.
-    let blake2b = -1;
-    let sha512 = -1;
-    for (let i = 0; i < line.hashCount; i++) {
-      if (line.isAlgorithm(i, BLAKE2B)) blake2b = i;
-      else if (line.isAlgorithm(i, SHA512)) sha512 = i;
-    }
-    const slab = store.room();
-    let at = store.digestsAt;
-    let flags = 0;
-    if (blake2b >= 0 && line.decodeInto(blake2b, slab, at, DIGEST)) {
-      flags = 1;
-      at += DIGEST;
-    }
-    if (sha512 >= 0 && line.decodeInto(sha512, slab, at, DIGEST)) flags |= 2;
-    visit(line.name, store.commit(line.size, flags));
-  });
 }

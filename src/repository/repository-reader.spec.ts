@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DistStore } from './dist-store.js';
+import { forEachPackedDist, parseManifest } from './manifest.js';
 import { NodeRepositoryReader } from './repository-reader.js';
 
 describe('NodeRepositoryReader', () => {
@@ -68,5 +71,30 @@ describe('NodeRepositoryReader', () => {
     await new Promise((resolve) => setImmediate(resolve));
     // Back at the worker: kept too long, the bytes are gone rather than another file's.
     expect(read instanceof Error ? read : read?.data.length).toBe(0);
+  });
+
+  it('packs Manifests on its thread as parseManifest reads them, growing its buffer when packing grows a file', async () => {
+    const manifest = readFileSync('test/fixtures/repos/gentoo/app-arch/xz-utils/Manifest');
+    // 450 kB of text that packs into 600 kB: past the thread's first 512 KiB buffer.
+    const grows = 'DIST x 0\n'.repeat(50_000);
+    await writeFile(join(root, 'Manifest'), manifest);
+    await writeFile(join(root, 'grows'), grows);
+    // A thread of its own: the shared one keeps the big buffers of the tests before.
+    const fresh = new NodeRepositoryReader();
+    const reads = await fresh.readFiles(
+      [join(root, 'Manifest'), join(root, 'missing'), join(root, 'grows')],
+      true,
+    );
+    await fresh.close();
+    const unpacked = reads.map((read) => {
+      if (read === undefined || read instanceof Error) return read;
+      const store = new DistStore();
+      const dists: unknown[] = [];
+      forEachPackedDist(read.data, store, (name, dist) => dists.push({ name, ...store.unpack(dist) }));
+      return dists;
+    });
+    expect(unpacked).toEqual([parseManifest(manifest), undefined, parseManifest(grows)]);
+    expect(unpacked[0]).toHaveLength(2);
+    expect(unpacked[2]).toHaveLength(50_000);
   });
 });

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { hexPairs, packDistLines } from './manifest.js';
 
 export interface DirectoryEntry {
   readonly name: string;
@@ -7,7 +8,10 @@ export interface DirectoryEntry {
 }
 
 export interface FileContent {
-  /** Lent until the next turn of the event loop: parse or copy it before awaiting anything. */
+  /**
+   * The file's bytes, or with `packDists` its DIST lines as packDistLines (manifest.ts) packs
+   * them. Lent until the next turn of the event loop: parse or copy it before awaiting anything.
+   */
   readonly data: Buffer;
   /**
    * Change time: any write, rename into place or touch moves it, and unlike mtime no tool
@@ -24,21 +28,32 @@ export interface RepositoryReader {
   readdir(path: string): Promise<DirectoryEntry[] | undefined>;
   /** The ctime of each path. */
   stat(paths: readonly string[]): Promise<Array<number | undefined>>;
-  readFiles(paths: readonly string[]): Promise<Array<FileContent | Error | undefined>>;
+  /** `packDists`: the files are Manifests, wanted as their packed DIST lines. */
+  readFiles(paths: readonly string[], packDists?: boolean): Promise<Array<FileContent | Error | undefined>>;
   /** Lets go of threads or handles; later calls start them again. */
   close(): Promise<void>;
 }
 
-// Plain CommonJS for `eval`: the worker must not depend on how the project is compiled.
+// Plain CommonJS for `eval`: the worker must not depend on how the project is compiled (the
+// Manifest packer comes in as its own compiled source text, which uses nothing outside itself).
 // Files are read into buffers that travel to the main thread and come back ('return') once
 // parsed: a fresh buffer per batch or per file would pile up until a GC frees it, and malloc
 // keeps that high-water mark for good.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
+const packDistLines = ${packDistLines.toString()};
+const PAIRS = (${hexPairs.toString()})();
+let packed = Buffer.alloc(1 << 16);
 const missing = (error) => error.code === 'ENOENT' || error.code === 'ENOTDIR';
 const pool = [];
-parentPort.on('message', ({ id, op, paths, buffer }) => {
+const ensure = (data, total, end) => {
+  if (end <= data.length) return data;
+  const grown = Buffer.from(new ArrayBuffer(Math.max(2 * data.length, end)));
+  data.copy(grown, 0, 0, total);
+  return grown;
+};
+parentPort.on('message', ({ id, op, paths, buffer, packDists }) => {
   if (op === 'return') {
     pool.push(buffer);
     return;
@@ -61,16 +76,19 @@ parentPort.on('message', ({ id, op, paths, buffer }) => {
       fd = fs.openSync(path, 'r');
       const stat = fs.fstatSync(fd);
       const end = total + stat.size;
-      if (end > data.length) {
-        const grown = Buffer.from(new ArrayBuffer(Math.max(2 * data.length, end)));
-        data.copy(grown, 0, 0, total);
-        data = grown;
-      }
+      data = ensure(data, total, end);
       let length = total;
       while (length < end) {
         const n = fs.readSync(fd, data, length, end - length, length - total);
         if (n === 0) break;
         length += n;
+      }
+      if (packDists) {
+        if (packed.length < 2 * (length - total) + 16) packed = Buffer.alloc(2 * (length - total) + 16);
+        const n = packDistLines(data, total, length, packed, 0, PAIRS);
+        data = ensure(data, total, total + n);
+        packed.copy(data, total, 0, n);
+        length = total + n;
       }
       total = length;
       ctimes[i] = stat.ctimeMs;
@@ -157,13 +175,16 @@ export class NodeRepositoryReader implements RepositoryReader {
     return reply.ctimes.map((ctime) => (Number.isNaN(ctime) ? undefined : ctime));
   }
 
-  async readFiles(paths: readonly string[]): Promise<Array<FileContent | Error | undefined>> {
+  async readFiles(
+    paths: readonly string[],
+    packDists = false,
+  ): Promise<Array<FileContent | Error | undefined>> {
     if (paths.length === 0) return [];
     while (this.reading >= READS_AT_ONCE) await new Promise<void>((resolve) => this.waiting.push(resolve));
     this.reading++;
     let buffer: ArrayBuffer | undefined;
     try {
-      const reply = await this.request('read', paths);
+      const reply = await this.request('read', paths, packDists);
       buffer = reply.buffer as ArrayBuffer;
       const all = Buffer.from(buffer);
       const ends = reply.ends as number[];
@@ -193,13 +214,13 @@ export class NodeRepositoryReader implements RepositoryReader {
     await thread?.worker.terminate();
   }
 
-  private request(op: 'stat' | 'read', paths: readonly string[]): Promise<WorkerReply> {
+  private request(op: 'stat' | 'read', paths: readonly string[], packDists = false): Promise<WorkerReply> {
     clearTimeout(this.idleTimer);
     const thread = this.thread ?? this.start();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       thread.pending.set(id, { resolve, reject });
-      thread.worker.postMessage({ id, op, paths });
+      thread.worker.postMessage({ id, op, paths, packDists });
     });
   }
 

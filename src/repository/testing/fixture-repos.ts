@@ -75,9 +75,9 @@ export class CountingReader implements RepositoryReader {
     return this.inner.stat(paths);
   }
 
-  readFiles(paths: readonly string[]) {
+  readFiles(paths: readonly string[], packDists?: boolean) {
     this.reads.push(...paths);
-    return this.inner.readFiles(paths);
+    return this.inner.readFiles(paths, packDists);
   }
 
   close() {
