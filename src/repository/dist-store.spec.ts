@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DistStore } from './dist-store.js';
-import { FileRecord, PerSource, withCompactDists } from './distfile-records.js';
+import { PerSource, withCompactDists } from './distfile-records.js';
+import { fileMapOf } from './testing/file-maps.js';
 
 const bytes = (c: string) => Buffer.alloc(64, c);
 const hex = (c: string) => bytes(c).toString('hex');
@@ -48,34 +49,32 @@ describe('DistStore', () => {
 });
 
 describe('withCompactDists', () => {
-  it('keeps the records while most of the store is used', () => {
+  it('keeps the map while most of the store is used', () => {
     const store = new DistStore();
-    const files = new Map([
-      ['a', new FileRecord('a', undefined, undefined, undefined, store.add(1, bytes('a'), undefined))],
-    ]);
+    const files = fileMapOf({ name: 'a', owners: [], dists: store.add(1, bytes('a'), undefined) });
     expect(withCompactDists(files, store)).toEqual({ files, store });
   });
 
-  it('copies the used values into a new store once most are not, leaving the old records alone', () => {
+  it('copies the used values into a new store once most are not, leaving the old map alone', () => {
     const store = new DistStore();
     const kept = store.add(1, bytes('a'), bytes('b'));
     const other = store.add(2, undefined, bytes('c'));
     for (let i = 0; i < 20_000; i++) store.add(3, bytes('x'), bytes('y'));
-    const one = new FileRecord('one', undefined, undefined, undefined, kept);
-    const two = new FileRecord('two', undefined, undefined, undefined, new PerSource([kept, other]));
-    const files = new Map([
-      ['one', one],
-      ['two', two],
-    ]);
+    const two = new PerSource([kept, other]);
+    const files = fileMapOf(
+      { name: 'one', owners: [], dists: kept },
+      { name: 'two', owners: [], dists: two },
+    );
     const result = withCompactDists(files, store);
     expect(result.store).not.toBe(store);
     expect(result.store.size).toBeLessThan(1000);
-    const copied = result.files.get('two') as FileRecord;
+    const copied = result.files.columns.dists[result.files.rowOf('two')] as PerSource<number>;
     expect(copied).not.toBe(two);
-    expect((copied.dists as PerSource<number>).values.map((h) => result.store.unpack(h))).toEqual([
+    expect(copied.values.map((h) => result.store.unpack(h))).toEqual([
       store.unpack(kept),
       store.unpack(other),
     ]);
-    expect(store.unpack(one.dists as number)).toEqual({ size: 1, BLAKE2B: hex('a'), SHA512: hex('b') });
+    expect(files.columns.dists[files.rowOf('one')]).toBe(kept);
+    expect(store.unpack(kept)).toEqual({ size: 1, BLAKE2B: hex('a'), SHA512: hex('b') });
   });
 });

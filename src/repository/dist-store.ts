@@ -5,7 +5,7 @@ export interface DistValue {
   readonly SHA512?: string;
 }
 
-/** A DIST value in a DistStore: a small integer, so a FileRecord holds it without a heap object. */
+/** A DIST value in a DistStore: a small integer, so the file map holds it without a heap object. */
 export type DistHandle = number;
 
 const SLAB_BITS = 20;

@@ -110,7 +110,7 @@ export class DistfileIndex {
       // Sources are kept in repository order: a new order is a new index.
       this.states = new Map();
     }
-    const base = this.states.size > 0 ? previous?.records : undefined;
+    const base = this.states.size > 0 ? previous?.files : undefined;
     const dists = base && previous ? previous.dists : new DistStore();
     const changes: Changes = { builder: new FileMapBuilder(base, order, dists), dists, filesRead: 0 };
     const states = new Map<string, RepoState>();
@@ -138,8 +138,8 @@ export class DistfileIndex {
     const { changedNames, disagreeing } = built;
     const { files, store } = withCompactDists(built.files, dists);
     const snapshot = new DistfileSnapshot((previous?.generation ?? 0) + 1, repos, files, store);
-    for (const record of disagreeing) {
-      const conflict = conflictOf(record, dists);
+    for (const row of disagreeing) {
+      const conflict = conflictOf(files, row, store);
       if (conflict !== undefined) this.logger.warn(conflict);
     }
     this.states = states;
@@ -248,7 +248,9 @@ export class DistfileIndex {
           return;
         }
         const owner: ManifestOwner = { repo: repo.name, category, path: `${category}/${pns[i]}` };
-        forEachPackedDist(read.data, changes.dists, (name, dist) => builder.addDist(name, owner, dist));
+        forEachPackedDist(read.data, changes.dists, (packed, start, length, dist) =>
+          builder.addDist(packed, start, length, owner, dist),
+        );
         state.manifests.set(pns[i], { ctimeMs: read.ctimeMs, owner });
       },
       true,

@@ -1,4 +1,5 @@
 import { type DistHandle, DistStore, type DistValue } from './dist-store.js';
+import { FileMap } from './file-map.js';
 import type { UriLift } from './src-uri.js';
 
 export type { DistValue } from './dist-store.js';
@@ -177,42 +178,24 @@ export function mergeDists(
   return { merged: { size, ...(BLAKE2B && { BLAKE2B }), ...(SHA512 && { SHA512 }) } };
 }
 
-/**
- * Everything known about one distfile name. Only FileMapBuilder writes to it, and only while
- * the refresh that made it runs: once in a snapshot it never changes.
- */
-export class FileRecord {
-  constructor(
-    readonly name: string,
-    /** Repository order, then category and PF. */
-    public sources: OneOrMany<PackageRecord>,
-    public uris: Shared<UrisValue>,
-    /** Repository order, then package path. */
-    public owners: OneOrMany<ManifestOwner>,
-    /** In the DistStore of the snapshot. */
-    public dists: Shared<DistHandle> | undefined,
-  ) {}
-}
-
-export function conflictOf(record: FileRecord, store: DistStore): string | undefined {
-  return record.dists instanceof PerSource
-    ? mergeDists(record.name, manyToArray(record.owners), record.dists, store).conflict
+export function conflictOf(files: FileMap, row: number, store: DistStore): string | undefined {
+  const dists = files.columns.dists[row];
+  return dists instanceof PerSource
+    ? mergeDists(files.table.nameOf(row), manyToArray(files.columns.owners[row]), dists, store).conflict
     : undefined;
 }
 
 /**
  * `files` as they are, or, once most of what `store` holds is no longer used (a refresh appends
- * what it re-read), with new records over a new store of only what they use. Records of an
- * earlier snapshot are never changed: it keeps its store.
+ * what it re-read), with a new DIST column over a new store of only what they use. An earlier
+ * snapshot's map is never changed: it keeps its store.
  */
-export function withCompactDists(
-  files: Map<string, FileRecord>,
-  store: DistStore,
-): { files: Map<string, FileRecord>; store: DistStore } {
+export function withCompactDists(files: FileMap, store: DistStore): { files: FileMap; store: DistStore } {
   if (store.size <= 2 * store.usedBytes + (1 << 20)) return { files, store };
+  const column = files.columns.dists;
   let live = 0;
-  for (const record of files.values()) {
-    const dists = record.dists;
+  for (let row = 0; row < files.rows; row++) {
+    const dists = column[row];
     if (dists instanceof PerSource) for (const handle of dists.values) live += store.bytesOf(handle);
     else if (dists !== undefined) live += store.bytesOf(dists);
   }
@@ -221,16 +204,15 @@ export function withCompactDists(
   const compacted = new DistStore();
   compacted.usedBytes = live;
   const copy = (handle: DistHandle) => store.copyTo(compacted, handle);
-  const copied = new Map<string, FileRecord>();
-  for (const [name, record] of files) {
-    const dists = record.dists;
-    const moved =
-      dists instanceof PerSource
-        ? new PerSource(dists.values.map(copy))
-        : dists === undefined
-          ? dists
-          : copy(dists);
-    copied.set(name, new FileRecord(record.name, record.sources, record.uris, record.owners, moved));
-  }
-  return { files: copied, store: compacted };
+  const moved = column.map((dists) =>
+    dists instanceof PerSource
+      ? new PerSource(dists.values.map(copy))
+      : dists === undefined
+        ? dists
+        : copy(dists),
+  );
+  return {
+    files: new FileMap(files.table, files.rows, { ...files.columns, dists: moved }, files.size),
+    store: compacted,
+  };
 }

@@ -1,14 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { DistStore } from './dist-store.js';
-import {
-  FileRecord,
-  type ManifestOwner,
-  NO_RESTRICT,
-  type PackageRecord,
-  PerSource,
-} from './distfile-records.js';
+import { type ManifestOwner, NO_RESTRICT, type PackageRecord, PerSource } from './distfile-records.js';
 import { DistfileSnapshot } from './distfile-snapshot.js';
 import type { RepositoryConfig } from './repos.js';
+import { fileMapOf, type TestRow } from './testing/file-maps.js';
 
 const repo = (name: string): RepositoryConfig => ({
   name,
@@ -34,13 +29,24 @@ const hex = (c: string) => bytes(c).toString('hex');
 const store = new DistStore();
 const packDist = (size: number, blake2b?: Buffer, sha512?: Buffer) => store.add(size, blake2b, sha512);
 
-function snapshot(...records: FileRecord[]): DistfileSnapshot {
+function snapshot(...rows: TestRow[]): DistfileSnapshot {
   return new DistfileSnapshot(
     1,
     [repo('gentoo'), repo('guru'), repo('my-overlay')],
-    new Map(records.map((record) => [record.name, record])),
+    fileMapOf(...rows),
     store,
   );
+}
+
+/** As FileRecord's fields were: name, sources, uris, owners, dists. */
+function row(
+  name: string,
+  sources: TestRow['sources'],
+  uris: TestRow['uris'],
+  owners: TestRow['owners'],
+  dists: TestRow['dists'],
+): TestRow {
+  return { name, sources, uris, owners, dists };
 }
 
 describe('DistfileSnapshot.lookup', () => {
@@ -49,7 +55,7 @@ describe('DistfileSnapshot.lookup', () => {
   it('gives agreeing Manifests one entry, with every repository that has the line', () => {
     const line = packDist(1000, bytes('a'), bytes('b'));
     const found = snapshot(
-      new FileRecord(
+      row(
         'tool-1.0.tar.gz',
         tool,
         'https://e.org/tool-1.0.tar.gz',
@@ -76,7 +82,7 @@ describe('DistfileSnapshot.lookup', () => {
       owner('my-overlay', 'app-misc/tool'),
     ];
     const found = snapshot(
-      new FileRecord('tool-1.0.tar.gz', tool, undefined, owners, new PerSource([gentoo, gentoo, overlay])),
+      row('tool-1.0.tar.gz', tool, undefined, owners, new PerSource([gentoo, gentoo, overlay])),
     ).lookup('tool-1.0.tar.gz');
     expect(found).toEqual({
       name: 'tool-1.0.tar.gz',
@@ -92,14 +98,14 @@ describe('DistfileSnapshot.lookup', () => {
 
   it('is not verifiable by sizes alone, nor without any Manifest', () => {
     const found = snapshot(
-      new FileRecord(
+      row(
         'a.tar.gz',
         undefined,
         undefined,
         [owner('gentoo', 'app-misc/a'), owner('guru', 'app-misc/a')],
         new PerSource([packDist(5, undefined, undefined), packDist(6, undefined, undefined)]),
       ),
-      new FileRecord('b.tar.gz', tool, 'https://e.org/b.tar.gz', undefined, undefined),
+      row('b.tar.gz', tool, 'https://e.org/b.tar.gz', undefined, undefined),
     );
     expect(found.lookup('a.tar.gz')).toMatchObject({
       verifiable: false,

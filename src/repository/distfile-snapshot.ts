@@ -1,6 +1,5 @@
 import { type DistHandle, DistStore } from './dist-store.js';
 import {
-  type FileRecord,
   fullUris,
   type ManifestOwner,
   manyToArray,
@@ -12,6 +11,7 @@ import {
   urisOf,
   valueAt,
 } from './distfile-records.js';
+import { FileMap } from './file-map.js';
 import type { RepositoryConfig } from './repos.js';
 import type { UriLift } from './src-uri.js';
 import { expandMirrorUri, type MirrorTable, splitMirrorUri } from './thirdpartymirrors.js';
@@ -76,7 +76,7 @@ export class DistfileSnapshot {
     readonly generation: number,
     readonly repositories: readonly RepositoryConfig[],
     /** For the index that builds the next snapshot. */
-    readonly records: ReadonlyMap<string, FileRecord>,
+    readonly files: FileMap = FileMap.empty(),
     /** Where the records' DIST values are. */
     readonly dists: DistStore = new DistStore(),
   ) {
@@ -84,32 +84,35 @@ export class DistfileSnapshot {
   }
 
   get size(): number {
-    return this.records.size;
+    return this.files.size;
   }
 
   has(name: string): boolean {
-    return this.records.has(name);
+    return this.files.has(name);
   }
 
   names(): IterableIterator<string> {
-    return this.records.keys();
+    return this.files.names();
   }
 
   lookup(name: string): DistfileEntry | undefined {
-    const record = this.records.get(name);
-    if (!record) return undefined;
-    const sources = manyToArray(record.sources).map((pkg, i) =>
-      this.sourceOf(pkg, fullUris(valueAt(record.uris, i), record.name)),
+    const row = this.files.rowOf(name);
+    if (row < 0) return undefined;
+    const { columns } = this.files;
+    const uris = columns.uris[row];
+    const dists = columns.dists[row];
+    const sources = manyToArray(columns.sources[row]).map((pkg, i) =>
+      this.sourceOf(pkg, fullUris(valueAt(uris, i), name)),
     );
-    const owners = manyToArray(record.owners);
-    const { merged, conflict } = mergeDists(record.name, owners, record.dists, this.dists);
+    const owners = manyToArray(columns.owners[row]);
+    const { merged, conflict } = mergeDists(name, owners, dists, this.dists);
     const manifests: readonly ManifestEntry[] = merged
       ? [{ repos: distinctRepos(owners), ...merged }]
       : conflict !== undefined
-        ? distinctLines(owners, record.dists as Shared<DistHandle>, this.dists)
+        ? distinctLines(owners, dists as Shared<DistHandle>, this.dists)
         : [];
     return {
-      name: record.name,
+      name,
       ...merged,
       verifiable: manifests.some((line) => line.BLAKE2B !== undefined || line.SHA512 !== undefined),
       ...(conflict !== undefined && { conflict }),

@@ -133,22 +133,22 @@ export function packDistLines(
 const PAIRS = hexPairs();
 
 /**
- * Each packed DIST line (see packDistLines) of `packed`: its name, and its value added to `store`.
- * The value is the last one the store added during the call.
+ * Each packed DIST line (see packDistLines) of `packed`: where its name's bytes are, and its
+ * value added to `store` (the last value the store added during the call).
  */
 export function forEachPackedDist(
   packed: Buffer,
   store: DistStore,
-  visit: (name: string, dist: number) => void,
+  visit: (packed: Buffer, nameStart: number, nameLength: number, dist: number) => void,
 ): void {
   let p = 0;
   while (p < packed.length) {
     const nameLength = packed[p] | (packed[p + 1] << 8);
-    const name = packed.toString('utf8', p + 2, p + 2 + nameLength);
-    p += 2 + nameLength;
+    const nameStart = p + 2;
+    p = nameStart + nameLength;
     const dist = store.addPacked(packed, p);
     p += store.bytesOf(dist);
-    visit(name, dist);
+    visit(packed, nameStart, nameLength, dist);
   }
 }
 
@@ -159,8 +159,8 @@ export function parseManifest(data: string | Buffer): Array<{ name: string } & D
   const end = packDistLines(src, 0, src.length, packed, 0, PAIRS);
   const store = new DistStore();
   const dists: Array<{ name: string } & DistValue> = [];
-  forEachPackedDist(packed.subarray(0, end), store, (name, dist) =>
-    dists.push({ name, ...store.unpack(dist) }),
+  forEachPackedDist(packed.subarray(0, end), store, (bytes, start, length, dist) =>
+    dists.push({ name: bytes.toString('utf8', start, start + length), ...store.unpack(dist) }),
   );
   return dists;
 }

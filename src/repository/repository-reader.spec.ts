@@ -90,7 +90,9 @@ describe('NodeRepositoryReader', () => {
       if (read === undefined || read instanceof Error) return read;
       const store = new DistStore();
       const dists: unknown[] = [];
-      forEachPackedDist(read.data, store, (name, dist) => dists.push({ name, ...store.unpack(dist) }));
+      forEachPackedDist(read.data, store, (bytes, start, length, dist) =>
+        dists.push({ name: bytes.toString('utf8', start, start + length), ...store.unpack(dist) }),
+      );
       return dists;
     });
     expect(unpacked).toEqual([parseManifest(manifest), undefined, parseManifest(grows)]);
