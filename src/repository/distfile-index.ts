@@ -137,11 +137,12 @@ export class DistfileIndex {
     const built = await changes.builder.build();
     const { changedNames, disagreeing } = built;
     const { files, store } = withCompactDists(built.files, dists);
-    const snapshot = new DistfileSnapshot((previous?.generation ?? 0) + 1, repos, files, store);
     for (const row of disagreeing) {
       const conflict = conflictOf(files, row, store);
       if (conflict !== undefined) this.logger.warn(conflict);
     }
+    const generation = (previous?.generation ?? 0) + 1;
+    const snapshot = new DistfileSnapshot(generation, repos, files.withoutDeadRows(), store);
     this.states = states;
     this.current = snapshot;
     this.logger.log(

@@ -56,6 +56,31 @@ export class FileMap {
   *names(): IterableIterator<string> {
     for (let row = 0; row < this.rows; row++) if (this.isLive(row)) yield this.table.nameOf(row);
   }
+
+  /**
+   * The same distfiles over a new table, once the rows of names gone (the table only grows) are
+   * more than the live ones and `slack`; else this map.
+   */
+  withoutDeadRows(slack = 1 << 16): FileMap {
+    if (this.rows - this.size <= Math.max(this.size, slack)) return this;
+    const table = new NameTable();
+    const { sources, uris, owners, dists } = this.columns;
+    const columns: FileColumns = {
+      sources: new Array(this.size),
+      uris: new Array(this.size),
+      owners: new Array(this.size),
+      dists: new Array(this.size),
+    };
+    for (let row = 0; row < this.rows; row++) {
+      if (!this.isLive(row)) continue;
+      const at = table.rowOf(this.table.nameOf(row));
+      columns.sources[at] = sources[row];
+      columns.uris[at] = uris[row];
+      columns.owners[at] = owners[row];
+      columns.dists[at] = dists[row];
+    }
+    return new FileMap(table, table.count, columns, this.size);
+  }
 }
 
 /** Every name of a map as a set, names made as they are iterated. */
