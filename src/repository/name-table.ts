@@ -6,13 +6,15 @@
  * later refresh adds is one no earlier snapshot sees.
  */
 export class NameTable {
-  private arena = new Uint8Array(1 << 16);
+  // Zero-filled memory is only paid for once touched: room for a ::gentoo-sized tree up front
+  // spares growing (each growth copies, and every new page faults).
+  private arena = new Uint8Array(1 << 23);
   private used = 0;
   /** Row → start in the arena; starts[count] is where the next name goes. */
-  private starts = new Int32Array(1 << 10);
-  private hashes = new Int32Array(1 << 10);
+  private starts = new Int32Array(1 << 18);
+  private hashes = new Int32Array(1 << 18);
   /** Row + 1, 0 empty; a power of two, at most half full. */
-  private slots = new Int32Array(1 << 11);
+  private slots = new Int32Array(1 << 16);
   private rows = 0;
 
   get count(): number {
