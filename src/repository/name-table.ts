@@ -6,15 +6,15 @@
  * later refresh adds is one no earlier snapshot sees.
  */
 export class NameTable {
-  // Zero-filled memory is only paid for once touched: room for a ::gentoo-sized tree up front
-  // spares growing (each growth copies, and every new page faults).
-  private arena = new Uint8Array(1 << 23);
+  // Nothing until the first name (an index of no repository costs nothing), then room for a
+  // large overlay, growing fourfold: each growth copies, and every new page faults.
+  private arena = new Uint8Array(0);
   private used = 0;
   /** Row → start in the arena; starts[count] is where the next name goes. */
-  private starts = new Int32Array(1 << 18);
-  private hashes = new Int32Array(1 << 18);
+  private starts = new Int32Array(0);
+  private hashes = new Int32Array(0);
   /** Row + 1, 0 empty; a power of two, at most half full. */
-  private slots = new Int32Array(1 << 16);
+  private slots = new Int32Array(1);
   private rows = 0;
 
   get count(): number {
@@ -91,10 +91,10 @@ export class NameTable {
 
   private addBytes(src: Uint8Array, start: number, length: number, hash: number, slot: number): number {
     const row = this.rows;
-    if (this.used + length > this.arena.length) this.arena = grown(this.arena, this.used + length);
+    if (this.used + length > this.arena.length) this.arena = grown(this.arena, this.used + length, 1 << 20);
     if (row + 2 > this.starts.length) {
-      this.starts = grown(this.starts, row + 2);
-      this.hashes = grown(this.hashes, row + 2);
+      this.starts = grown(this.starts, row + 2, 1 << 16);
+      this.hashes = grown(this.hashes, row + 2, 1 << 16);
     }
     this.arena.set(src.subarray(start, start + length), this.used);
     this.used += length;
@@ -102,12 +102,12 @@ export class NameTable {
     this.hashes[row] = hash;
     this.rows = row + 1;
     this.slots[slot] = row + 1;
-    if (2 * this.rows > this.slots.length) this.rehash();
+    if (2 * this.rows >= this.slots.length) this.rehash();
     return row;
   }
 
   private rehash(): void {
-    const slots = new Int32Array(2 * this.slots.length);
+    const slots = new Int32Array(Math.max(1 << 17, 2 * this.slots.length));
     const mask = slots.length - 1;
     for (let row = 0; row < this.rows; row++) {
       let slot = this.hashes[row] & mask;
@@ -138,9 +138,9 @@ function hashString(name: string): number {
   return hash === NOT_ASCII ? 0 : hash;
 }
 
-function grown<T extends Uint8Array | Int32Array>(array: T, needed: number): T {
-  let length = 2 * array.length;
-  while (length < needed) length *= 2;
+function grown<T extends Uint8Array | Int32Array>(array: T, needed: number, first: number): T {
+  let length = Math.max(first, 4 * array.length);
+  while (length < needed) length *= 4;
   const copy = new (array.constructor as new (length: number) => T)(length);
   copy.set(array);
   return copy;
