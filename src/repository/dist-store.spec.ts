@@ -48,6 +48,24 @@ describe('DistStore', () => {
   });
 });
 
+describe('DistStore memory', () => {
+  it('takes its slabs from the memory it is given, else allocates them', () => {
+    const slab = Buffer.alloc(1 << 20);
+    const given = [slab];
+    const asked: number[] = [];
+    const store = new DistStore((size) => {
+      asked.push(size);
+      return given.shift();
+    });
+    const first = store.add(1, bytes('a'), bytes('b'));
+    for (let i = 0; i < 8000; i++) store.add(2, bytes('c'), bytes('d'));
+    expect(asked).toEqual([1 << 20, 1 << 20]);
+    expect(store.unpack(first)).toEqual({ size: 1, BLAKE2B: hex('a'), SHA512: hex('b') });
+    expect(store.bytesOf(first)).toBe(137);
+    expect([slab[0], slab.readDoubleLE(1), slab[9]]).toEqual([3, 1, 0x61]); // flags, size, BLAKE2B
+  });
+});
+
 describe('withCompactDists', () => {
   it('keeps the map while most of the store is used', () => {
     const store = new DistStore();

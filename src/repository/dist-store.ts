@@ -29,6 +29,9 @@ export class DistStore {
   /** What records used when last counted (withCompactDists): a refresh counts again only past twice that. */
   usedBytes = 0;
 
+  /** `memory`: where a new slab may come from (memory already resident), else it is allocated. */
+  constructor(private readonly memory?: (size: number) => Buffer | undefined) {}
+
   /** Bytes written, live or not. */
   get size(): number {
     return this.bytes;
@@ -49,7 +52,7 @@ export class DistStore {
   /** The slab the next value goes to, at `this.at`. */
   private room(): Buffer {
     if (this.at + HEADER + 2 * DIGEST > SLAB || !this.slab) {
-      this.slab = Buffer.allocUnsafeSlow(SLAB);
+      this.slab = this.memory?.(SLAB) ?? Buffer.allocUnsafeSlow(SLAB);
       this.slabs.push(this.slab);
       this.at = 0;
     }

@@ -99,4 +99,18 @@ describe('NodeRepositoryReader', () => {
     expect(unpacked[0]).toHaveLength(2);
     expect(unpacked[2]).toHaveLength(50_000);
   });
+
+  it('keeps memory its thread made resident for takeMemory(), two pieces ahead', async () => {
+    const fresh = new NodeRepositoryReader();
+    expect(fresh.takeMemory(1 << 20)).toBeUndefined();
+    await fresh.stat([root]); // replies come in order: the two pieces are touched by now
+    const first = fresh.takeMemory(1 << 20);
+    const second = fresh.takeMemory(1 << 20);
+    expect([first?.length, second?.length]).toEqual([1 << 20, 1 << 20]);
+    expect(first?.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(first?.buffer).not.toBe(second?.buffer);
+    await fresh.close();
+    expect(fresh.takeMemory(1 << 20)).toBeUndefined();
+    await fresh.close();
+  });
 });
