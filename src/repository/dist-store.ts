@@ -62,10 +62,14 @@ export class DistStore {
   /** Ends the value room() made place for: flags 1 BLAKE2B, 2 SHA512 (digests written in place). */
   private commit(size: number, flags: number): DistHandle {
     const slab = this.slab as Buffer;
-    const handle = (this.slabs.length - 1) * SLAB + this.at;
     slab[this.at] = flags;
     slab.writeDoubleLE(size, this.at + 1);
-    const length = lengthOf(flags);
+    return this.advance(lengthOf(flags));
+  }
+
+  /** The handle of the value written at `this.at`, `length` bytes, then past it. */
+  private advance(length: number): DistHandle {
+    const handle = (this.slabs.length - 1) * SLAB + this.at;
     this.at += length;
     this.bytes += length;
     return handle;
@@ -77,10 +81,7 @@ export class DistStore {
     const length = lengthOf(source[at]);
     // A loop: a native copy per value cost more than its 137 bytes.
     for (let i = 0; i < length; i++) slab[this.at + i] = source[at + i];
-    const handle = (this.slabs.length - 1) * SLAB + this.at;
-    this.at += length;
-    this.bytes += length;
-    return handle;
+    return this.advance(length);
   }
 
   /**

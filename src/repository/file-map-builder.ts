@@ -12,7 +12,7 @@ import {
   type UrisValue,
   valueAt,
 } from './distfile-records.js';
-import { emptyColumns, type FileColumns, FileMap, NameSet } from './file-map.js';
+import { emptyColumns, type FileColumns, FileMap, isLiveRow, NameSet } from './file-map.js';
 import {
   anyIn,
   appendMany,
@@ -108,7 +108,7 @@ export class FileMapBuilder {
       let size = 0;
       for (let row = 0; row < rows; row++) {
         this.finish(row, disagreeing);
-        if (columns.sources[row] !== undefined || columns.owners[row] !== undefined) size++;
+        if (isLiveRow(columns, row)) size++;
         // A first build finishes ~200k rows: let the server breathe meanwhile.
         if ((row + 1) % 10_000 === 0) await new Promise((resolve) => setImmediate(resolve));
       }
@@ -121,7 +121,7 @@ export class FileMapBuilder {
     for (const row of this.touched) {
       const wasLive = row < this.base.rows && this.base.isLive(row);
       this.finish(row, disagreeing);
-      const live = columns.sources[row] !== undefined || columns.owners[row] !== undefined;
+      const live = isLiveRow(columns, row);
       size += (live ? 1 : 0) - (wasLive ? 1 : 0);
       if (!live) {
         if (wasLive) changedNames.add(table.nameOf(row));

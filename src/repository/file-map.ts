@@ -18,6 +18,11 @@ export interface FileColumns {
   readonly dists: Array<Shared<DistHandle> | undefined>;
 }
 
+/** A row is a distfile while some md5-cache entry or Manifest names it. */
+export function isLiveRow(columns: FileColumns, row: number): boolean {
+  return columns.sources[row] !== undefined || columns.owners[row] !== undefined;
+}
+
 export function emptyColumns(): FileColumns {
   return { sources: [], uris: [], owners: [], dists: [] };
 }
@@ -50,7 +55,7 @@ export class FileMap {
   }
 
   isLive(row: number): boolean {
-    return this.columns.sources[row] !== undefined || this.columns.owners[row] !== undefined;
+    return isLiveRow(this.columns, row);
   }
 
   *names(): IterableIterator<string> {

@@ -24,12 +24,9 @@ export class NameTable {
   /** The row of the name in `src[start, start + length)` (UTF-8), added if new. */
   rowOfBytes(src: Uint8Array, start: number, length: number): number {
     const hash = hashBytes(src, start, length);
-    const mask = this.slots.length - 1;
-    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      const row = this.slots[slot] - 1;
-      if (row < 0) return this.addBytes(src, start, length, hash, slot);
-      if (this.hashes[row] === hash && this.sameBytes(row, src, start, length)) return row;
-    }
+    const slot = this.slotOfBytes(src, start, length, hash);
+    const row = this.slots[slot] - 1;
+    return row >= 0 ? row : this.addBytes(src, start, length, hash, slot);
   }
 
   /** The row of `name`, added if new. */
@@ -64,12 +61,15 @@ export class NameTable {
   }
 
   private findBytes(src: Uint8Array, start: number, length: number): number {
-    const hash = hashBytes(src, start, length);
+    return this.slots[this.slotOfBytes(src, start, length, hashBytes(src, start, length))] - 1;
+  }
+
+  /** The slot holding the name, or the empty one where it would go. */
+  private slotOfBytes(src: Uint8Array, start: number, length: number, hash: number): number {
     const mask = this.slots.length - 1;
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
       const row = this.slots[slot] - 1;
-      if (row < 0) return -1;
-      if (this.hashes[row] === hash && this.sameBytes(row, src, start, length)) return row;
+      if (row < 0 || (this.hashes[row] === hash && this.sameBytes(row, src, start, length))) return slot;
     }
   }
 
@@ -123,7 +123,7 @@ export class NameTable {
 const NOT_ASCII = -1;
 
 /** FNV-1a over the bytes, never -1. */
-export function hashBytes(src: Uint8Array, start: number, length: number): number {
+function hashBytes(src: Uint8Array, start: number, length: number): number {
   let hash = 0x811c9dc5 | 0;
   for (let i = 0; i < length; i++) hash = Math.imul(hash ^ src[start + i], 0x01000193);
   return hash === NOT_ASCII ? 0 : hash;

@@ -32,7 +32,7 @@ export interface RepositoryReader {
   readFiles(paths: readonly string[], packDists?: boolean): Promise<Array<FileContent | Error | undefined>>;
   /**
    * `size` bytes already resident (touched on the reader's thread), or undefined when none is
-   * ready: for memory the caller fills at once (first touches of a page cost ~10 µs here).
+   * ready: for memory the caller fills at once (a page's first touch costs ~25–30 µs on these VMs).
    */
   takeMemory?(size: number): Buffer | undefined;
   /** Lets go of threads or handles; later calls start them again. */
