@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { promises as fs, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '@nestjs/common';
 import { blake2bPrefix } from '../common/layout.js';
@@ -69,8 +69,12 @@ export class FileAdoption {
     if (running) return running;
     if (this.claims.has(name)) return false; // a fill, import or delete: the miss joins or waits for it
     const path = join(this.config.cacheDir, blake2bPrefix(name), name);
-    const stat = await fs.stat(path).catch(() => undefined);
-    if (!stat?.isFile()) return false;
+    // Synchronous, as the hits' reads: a stat through the thread pool put ~0.4 ms before every fill.
+    let isFile = false;
+    try {
+      isFile = statSync(path, { throwIfNoEntry: false })?.isFile() === true;
+    } catch {} // unreadable: fetched, as when missing
+    if (!isFile) return false;
     const adopted = await this.adoptOne(name, path);
     if (adopted) this.logger.log(`${name}: requested while not yet hashed; hashed and adopted ${path}`);
     return adopted;
