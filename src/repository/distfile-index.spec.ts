@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DistfileIndex } from './distfile-index.js';
 import type { DistfileEntry, DistfileSnapshot } from './distfile-snapshot.js';
-import { readMd5CacheFields } from './md5-cache.js';
+import { parseMd5CacheEntry } from './md5-cache.js';
 import { parseSrcUri } from './src-uri.js';
 import {
   CountingReader,
@@ -244,7 +244,7 @@ describe('DistfileIndex on the GURU and gentoo-mini fixtures', () => {
       const root = join(repo.location, 'metadata/md5-cache');
       for (const category of readdirSync(root)) {
         for (const pf of readdirSync(join(root, category))) {
-          const items = parseSrcUri(readMd5CacheFields(readFileSync(join(root, category, pf))).srcUri);
+          const items = parseSrcUri(parseMd5CacheEntry(readFileSync(join(root, category, pf))).SRC_URI ?? '');
           for (const name of new Set(items.map((item) => item.name))) {
             // As DistfileSnapshot expands them: mirror://gentoo kept, other mirrors expanded.
             const expected = new Set<string>();

@@ -255,7 +255,7 @@ export class DistfileIndex {
         );
         state.manifests.set(pns[i], { ctimeMs: read.ctimeMs, owner });
       },
-      true,
+      'dists',
     );
     await this.sliced.readChanged(
       pfs.length,
@@ -279,6 +279,7 @@ export class DistfileIndex {
         }
         state.entries.set(pfs[i], { ctimeMs: read.ctimeMs, pkg });
       },
+      'md5-cache',
     );
     for (const [pf, old] of before?.entries ?? []) {
       if (!state.entries.has(pf) && old.pkg) builder.removePackage(old.pkg);

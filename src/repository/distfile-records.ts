@@ -20,13 +20,12 @@ const RESTRICT_FLAGS: RestrictFlags[] = Array.from({ length: 8 }, (_, bits) =>
 
 export const NO_RESTRICT = RESTRICT_FLAGS[0];
 
-/** One of eight shared objects; `nomirror` is the old spelling of `mirror`. */
-export function restrictFlagsOf(tokens: ReadonlySet<string>): RestrictFlags {
-  const bits =
-    (tokens.has('fetch') ? 1 : 0) |
-    (tokens.has('mirror') || tokens.has('nomirror') ? 2 : 0) |
-    (tokens.has('primaryuri') ? 4 : 0);
-  return RESTRICT_FLAGS[bits];
+/**
+ * One of eight shared objects, from bits 1 fetch, 2 mirror (or `nomirror`, its old spelling),
+ * 4 primaryuri: packMd5Cache finds them on the reader thread.
+ */
+export function restrictFlagsOfBits(bits: number): RestrictFlags {
+  return RESTRICT_FLAGS[bits & 7];
 }
 
 /** An md5-cache entry that names distfiles. */

@@ -1,15 +1,6 @@
-import { filesOf } from './distfile-parse.js';
-import {
-  NO_RESTRICT,
-  type PackageRecord,
-  type RestrictFlags,
-  restrictFlagsOf,
-  type UrisValue,
-  urisOf,
-} from './distfile-records.js';
-import { readMd5CacheFields } from './md5-cache.js';
+import { type PackageRecord, type UrisValue, urisOf } from './distfile-records.js';
+import { readPackedMd5Cache } from './md5-cache-read.js';
 import type { RepositoryConfig, RepositoryLogger } from './repos.js';
-import { parseRestrict, parseSrcUri, type SrcUriItem, tokenizeDepString } from './src-uri.js';
 import { splitMirrorUri } from './thirdpartymirrors.js';
 
 /** One md5-cache entry as the index keeps it. */
@@ -32,26 +23,22 @@ export class PackageEntries {
 
   constructor(private readonly logger: RepositoryLogger) {}
 
+  /** `data`: the entry as the reader thread packs it (see packMd5Cache). */
   parseEntry(repo: RepositoryConfig, category: string, pf: string, data: Buffer): ParsedEntry {
-    const fields = readMd5CacheFields(data);
-    if (fields.srcUri.length === 0) return { pkg: undefined, files: NO_FILES };
+    const read = readPackedMd5Cache(data);
+    if (read === undefined) return { pkg: undefined, files: NO_FILES };
     const cpv = `${category}/${pf}`;
-    let items: SrcUriItem[];
-    try {
-      items = parseSrcUri(fields.srcUri);
-    } catch (error) {
-      this.logger.warn(
-        `${cpv}::${repo.name} skipped: its SRC_URI does not parse: ${(error as Error).message}`,
-      );
+    if (read.error !== undefined) {
+      this.logger.warn(`${cpv}::${repo.name} skipped: its SRC_URI does not parse: ${read.error}`);
       return { pkg: undefined, files: NO_FILES };
     }
-    const pkg: PackageRecord = {
-      repo: repo.name,
-      category,
-      cpv,
-      restrict: this.restrictOf(fields.restrict, cpv, repo),
-    };
-    return { pkg, files: filesOf(items) };
+    if (read.restrictError !== undefined) {
+      this.logger.warn(
+        `${cpv}::${repo.name}: RESTRICT does not parse (${read.restrictError}); taking every word of it`,
+      );
+    }
+    const pkg: PackageRecord = { repo: repo.name, category, cpv, restrict: read.restrict };
+    return { pkg, files: read };
   }
 
   checkMirrors(value: UrisValue, pkg: PackageRecord, repo: RepositoryConfig): void {
@@ -74,18 +61,6 @@ export class PackageEntries {
       this.logger.warn(
         `mirror://${mirror.name}/ (first seen in ${pkg.cpv}::${repo.name}) is in no profiles/thirdpartymirrors of ${repo.name} or its masters: those URIs are skipped`,
       );
-    }
-  }
-
-  private restrictOf(text: string | undefined, cpv: string, repo: RepositoryConfig): RestrictFlags {
-    if (text === undefined || text.trim() === '') return NO_RESTRICT;
-    try {
-      return restrictFlagsOf(parseRestrict(text));
-    } catch (error) {
-      this.logger.warn(
-        `${cpv}::${repo.name}: RESTRICT does not parse (${(error as Error).message}); taking every word of it`,
-      );
-      return restrictFlagsOf(new Set(tokenizeDepString(text)));
     }
   }
 }

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DistStore } from './dist-store.js';
 import { forEachPackedDist, parseManifest } from './manifest.js';
+import { packMd5CacheEntry } from './md5-cache-pack.js';
+import { readPackedMd5Cache } from './md5-cache-read.js';
 import { NodeRepositoryReader } from './repository-reader.js';
 
 describe('NodeRepositoryReader', () => {
@@ -83,7 +85,7 @@ describe('NodeRepositoryReader', () => {
     const fresh = new NodeRepositoryReader();
     const reads = await fresh.readFiles(
       [join(root, 'Manifest'), join(root, 'missing'), join(root, 'grows')],
-      true,
+      'dists',
     );
     await fresh.close();
     const unpacked = reads.map((read) => {
@@ -98,6 +100,33 @@ describe('NodeRepositoryReader', () => {
     expect(unpacked).toEqual([parseManifest(manifest), undefined, parseManifest(grows)]);
     expect(unpacked[0]).toHaveLength(2);
     expect(unpacked[2]).toHaveLength(50_000);
+  });
+
+  it('packs md5-cache entries on its thread as packMd5CacheEntry does, growing its buffers', async () => {
+    const entry = readFileSync('test/fixtures/repos/guru/metadata/md5-cache/games-util/xone-0.5.8');
+    // 20k crates: a table of 440 kB, past the thread's first 64 KiB for one.
+    const crates = Array.from({ length: 20_000 }, (_, i) => `https://c.io/${i}/download -> c-${i}.crate`);
+    const big = Buffer.from(`EAPI=8\nRESTRICT=test? ( fetch\nSRC_URI=${crates.join(' ')}\n`);
+    const broken = Buffer.from('SRC_URI=https://e.org/a.gz )\n');
+    const files = { entry, missing: undefined, big, broken, none: Buffer.from('EAPI=8\n') };
+    for (const [name, data] of Object.entries(files)) if (data) await writeFile(join(root, name), data);
+    const fresh = new NodeRepositoryReader();
+    const reads = await fresh.readFiles(
+      Object.keys(files).map((name) => join(root, name)),
+      'md5-cache',
+    );
+    // Compared as bytes: toEqual walks a Buffer element by element (seconds for these).
+    const same = reads.map((read, i) => {
+      const data = Object.values(files)[i];
+      if (read === undefined || read instanceof Error || data === undefined) return read === data;
+      return read.data.equals(packMd5CacheEntry(data));
+    });
+    const packed = reads.map((read) =>
+      read instanceof Error || read === undefined ? read : Buffer.from(read.data),
+    );
+    await fresh.close();
+    expect(same).toEqual([true, true, true, true, true]);
+    expect(readPackedMd5Cache(packed[2] as Buffer)).toMatchObject({ restrictError: /missing '\)'/ });
   });
 
   it('keeps memory its thread made resident for takeMemory(), two pieces ahead', async () => {

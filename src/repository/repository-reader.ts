@@ -1,6 +1,11 @@
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { scanDepString } from './dep-string.js';
 import { hexPairs, packDistLines } from './manifest.js';
+import { packMd5Cache } from './md5-cache-pack.js';
+
+/** What the reader thread makes of the files: Manifests' DIST lines or md5-cache entries, packed. */
+export type PackAs = 'dists' | 'md5-cache';
 
 export interface DirectoryEntry {
   readonly name: string;
@@ -9,8 +14,8 @@ export interface DirectoryEntry {
 
 export interface FileContent {
   /**
-   * The file's bytes, or with `packDists` its DIST lines as packDistLines (manifest.ts) packs
-   * them. Lent until the next turn of the event loop: parse or copy it before awaiting anything.
+   * The file's bytes; packed as 'dists', its DIST lines as packDistLines (manifest.ts) packs
+   * them; as 'md5-cache', its bytes, what packMd5Cache packed, then where that starts (uint32 LE). Lent until the next turn of the event loop: parse or copy it before awaiting anything.
    */
   readonly data: Buffer;
   /**
@@ -28,8 +33,8 @@ export interface RepositoryReader {
   readdir(path: string): Promise<DirectoryEntry[] | undefined>;
   /** The ctime of each path. */
   stat(paths: readonly string[]): Promise<Array<number | undefined>>;
-  /** `packDists`: the files are Manifests, wanted as their packed DIST lines. */
-  readFiles(paths: readonly string[], packDists?: boolean): Promise<Array<FileContent | Error | undefined>>;
+  /** `pack`: the files are Manifests or md5-cache entries, wanted packed (see FileContent.data). */
+  readFiles(paths: readonly string[], pack?: PackAs): Promise<Array<FileContent | Error | undefined>>;
   /**
    * `size` bytes already resident (touched on the reader's thread), or undefined when none is
    * ready: for memory the caller fills at once (a page's first touch costs ~25–30 µs on these VMs).
@@ -40,7 +45,7 @@ export interface RepositoryReader {
 }
 
 // Plain CommonJS for `eval`: the worker must not depend on how the project is compiled (the
-// Manifest packer comes in as its own compiled source text, which uses nothing outside itself).
+// packers come in as their own compiled source text, which uses nothing outside itself).
 // Files are read into buffers that travel to the main thread and come back ('return') once
 // parsed: a fresh buffer per batch or per file would pile up until a GC frees it, and malloc
 // keeps that high-water mark for good.
@@ -49,6 +54,8 @@ const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 const packDistLines = ${packDistLines.toString()};
 const PAIRS = (${hexPairs.toString()})();
+const scanDepString = ${scanDepString.toString()};
+const packMd5Cache = ${packMd5Cache.toString()};
 let packed = Buffer.alloc(1 << 16);
 const missing = (error) => error.code === 'ENOENT' || error.code === 'ENOTDIR';
 const pool = [];
@@ -58,7 +65,7 @@ const ensure = (data, total, end) => {
   data.copy(grown, 0, 0, total);
   return grown;
 };
-parentPort.on('message', ({ id, op, paths, buffer, packDists }) => {
+parentPort.on('message', ({ id, op, paths, buffer, pack }) => {
   if (op === 'return') {
     pool.push(buffer);
     return;
@@ -94,7 +101,17 @@ parentPort.on('message', ({ id, op, paths, buffer, packDists }) => {
         if (n === 0) break;
         length += n;
       }
-      if (packDists) {
+      if (pack === 'md5-cache') {
+        let n = packMd5Cache(data, total, length, packed, 0, scanDepString);
+        if (n < 0) {
+          packed = Buffer.alloc(Math.max(-n, 2 * packed.length));
+          n = packMd5Cache(data, total, length, packed, 0, scanDepString);
+        }
+        data = ensure(data, length, length + n + 4);
+        packed.copy(data, length, 0, n);
+        data.writeUInt32LE(length - total, length + n);
+        length += n + 4;
+      } else if (pack === 'dists') {
         if (packed.length < 2 * (length - total) + 16) packed = Buffer.alloc(2 * (length - total) + 16);
         const n = packDistLines(data, total, length, packed, 0, PAIRS);
         data = ensure(data, total, total + n);
@@ -190,16 +207,13 @@ export class NodeRepositoryReader implements RepositoryReader {
     return reply.ctimes.map((ctime) => (Number.isNaN(ctime) ? undefined : ctime));
   }
 
-  async readFiles(
-    paths: readonly string[],
-    packDists = false,
-  ): Promise<Array<FileContent | Error | undefined>> {
+  async readFiles(paths: readonly string[], pack?: PackAs): Promise<Array<FileContent | Error | undefined>> {
     if (paths.length === 0) return [];
     while (this.reading >= READS_AT_ONCE) await new Promise<void>((resolve) => this.waiting.push(resolve));
     this.reading++;
     let buffer: ArrayBuffer | undefined;
     try {
-      const reply = await this.request('read', paths, packDists);
+      const reply = await this.request('read', paths, pack);
       buffer = reply.buffer as ArrayBuffer;
       const all = Buffer.from(buffer);
       const ends = reply.ends as number[];
@@ -232,7 +246,7 @@ export class NodeRepositoryReader implements RepositoryReader {
   private touch(size: number): void {
     const memory = new SharedArrayBuffer(size);
     this.touching++;
-    this.request('touch', [], false, memory).then(
+    this.request('touch', [], undefined, memory).then(
       () => {
         this.touching--;
         if (this.thread) this.spares.push(Buffer.from(memory));
@@ -252,7 +266,7 @@ export class NodeRepositoryReader implements RepositoryReader {
   private request(
     op: 'stat' | 'read' | 'touch',
     paths: readonly string[],
-    packDists = false,
+    pack?: PackAs,
     buffer?: SharedArrayBuffer,
   ): Promise<WorkerReply> {
     clearTimeout(this.idleTimer);
@@ -260,7 +274,7 @@ export class NodeRepositoryReader implements RepositoryReader {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       thread.pending.set(id, { resolve, reject });
-      thread.worker.postMessage({ id, op, paths, packDists, buffer });
+      thread.worker.postMessage({ id, op, paths, pack, buffer });
     });
   }
 

@@ -1,5 +1,5 @@
 import type { RepositoryLogger } from './repos.js';
-import type { FileContent, RepositoryReader } from './repository-reader.js';
+import type { FileContent, PackAs, RepositoryReader } from './repository-reader.js';
 
 /** Entries or Manifests read at once, and parsed in one turn of the event loop. */
 const SLICE = 128;
@@ -19,7 +19,7 @@ export class SlicedReader {
    * Visits each of `count` paths: UNCHANGED when its ctime is the one known (NaN: known to be
    * missing), else what reading it found. Paths are made when needed: a category's worth made
    * up front outlived two young-generation collections and died in old space. Each file read
-   * counts in `counter.filesRead`. `packDists`: see RepositoryReader.readFiles.
+   * counts in `counter.filesRead`. `pack`: see RepositoryReader.readFiles.
    */
   async readChanged(
     count: number,
@@ -27,7 +27,7 @@ export class SlicedReader {
     known: ReadonlyArray<number | undefined>,
     counter: { filesRead: number },
     visit: (i: number, read: FileContent | typeof UNCHANGED | undefined) => void,
-    packDists = false,
+    pack?: PackAs,
   ): Promise<void> {
     const knownAt: number[] = [];
     for (let i = 0; i < count; i++) if (known[i] !== undefined) knownAt.push(i);
@@ -45,7 +45,7 @@ export class SlicedReader {
         if (read) counter.filesRead++;
         visit(toRead[j], read);
       },
-      packDists,
+      pack,
     );
   }
 
@@ -58,12 +58,12 @@ export class SlicedReader {
     count: number,
     pathOf: (i: number) => string,
     visit: (i: number, read: FileContent | undefined) => void,
-    packDists = false,
+    pack?: PackAs,
   ): Promise<void> {
     for (let from = 0; from < count; from += SLICE) {
       const slice: string[] = [];
       for (let i = from; i < count && i < from + SLICE; i++) slice.push(pathOf(i));
-      const reads = await this.reader.readFiles(slice, packDists);
+      const reads = await this.reader.readFiles(slice, pack);
       reads.forEach((read, j) => {
         if (read instanceof Error) this.logger.warn(`cannot read ${slice[j]}: ${read.message}`);
         visit(from + j, read instanceof Error ? undefined : read);

@@ -1,7 +1,7 @@
 import { cp, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { NodeRepositoryReader, type RepositoryReader } from '../repository-reader.js';
+import { NodeRepositoryReader, type PackAs, type RepositoryReader } from '../repository-reader.js';
 
 /** The fixture repositories, unpacked from test/fixtures/*.tar.gz by test/extract-fixtures.ts. */
 export const FIXTURE_REPOS = {
@@ -75,9 +75,9 @@ export class CountingReader implements RepositoryReader {
     return this.inner.stat(paths);
   }
 
-  readFiles(paths: readonly string[], packDists?: boolean) {
+  readFiles(paths: readonly string[], pack?: PackAs) {
     this.reads.push(...paths);
-    return this.inner.readFiles(paths, packDists);
+    return this.inner.readFiles(paths, pack);
   }
 
   close() {

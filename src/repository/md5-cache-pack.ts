@@ -1,0 +1,208 @@
+import { scanDepString } from './dep-string.js';
+
+// What the index needs of an md5-cache entry, worked out on its file reader's thread
+// (repository-reader.ts runs packMd5Cache there, from its source text): tokenizing, the
+// SRC_URI grammar and grouping by name were an eighth of the main thread's build time. The
+// main thread only decodes the names and URIs (md5-cache-read.ts).
+
+/** Status byte of a packed entry. */
+export const NO_SRC_URI = 0;
+export const SRC_URI_ERROR = 1;
+export const PARSED = 2;
+/** In the RESTRICT byte, besides the RestrictFlags bits (1 fetch, 2 mirror, 4 primaryuri). */
+export const RESTRICT_ERROR = 8;
+/** How a file's URIs are kept (distfile-records.ts UrisValue): none, one string, an array, LiftedUris. */
+export const FORM_NONE = 0;
+export const FORM_STRING = 1;
+export const FORM_ARRAY = 2;
+export const FORM_LIFTED = 3;
+
+/**
+ * Packs what the index needs of the md5-cache entry in `src[from, to)` into `out` from `at`;
+ * returns where it ends, or when `out` is too short, minus the bytes it needs from `at`.
+ * Positions are from `from` (the entry's bytes stay where they are), numbers are uint32 LE:
+ *
+ * - status NO_SRC_URI: no SRC_URI token (nothing else follows);
+ * - SRC_URI_ERROR: then the message's length and its UTF-8 bytes;
+ * - PARSED: then the RESTRICT byte (RestrictFlags bits, RESTRICT_ERROR with the message of a
+ *   RESTRICT that does not parse, whose every word then counts), the message's length and
+ *   bytes (0 and none), the file count, and per distinct name in SRC_URI order: the name's
+ *   start and end, the form (FORM_*, a byte), the URI count, and per URI its start, end and
+ *   lift (LIFT_*, a byte), in SRC_URI order with exact repeats (same URI and lift) dropped.
+ *
+ * Of a key given twice the last counts. `scan` is scanDepString. Self-contained: it runs on the
+ * reader thread from its source text.
+ */
+export function packMd5Cache(
+  src: Uint8Array,
+  from: number,
+  to: number,
+  out: Uint8Array,
+  at: number,
+  scan: typeof scanDepString,
+): number {
+  const keyAt = (start: number, key: string): boolean => {
+    if (start + key.length > to) return false;
+    for (let j = 0; j < key.length; j++) if (src[start + j] !== key.charCodeAt(j)) return false;
+    return true;
+  };
+  const same = (a: number, aEnd: number, b: number, bEnd: number): boolean => {
+    if (aEnd - a !== bEnd - b) return false;
+    for (let j = 0; j < aEnd - a; j++) if (src[a + j] !== src[b + j]) return false;
+    return true;
+  };
+  const u32 = (p: number, value: number): void => {
+    out[p] = value & 0xff;
+    out[p + 1] = (value >>> 8) & 0xff;
+    out[p + 2] = (value >>> 16) & 0xff;
+    out[p + 3] = value >>> 24;
+  };
+  let srcUri = -1;
+  let srcUriEnd = -1;
+  let restrict = -1;
+  let restrictEnd = -1;
+  for (let start = from; start < to; ) {
+    let end = start;
+    while (end < to && src[end] !== 0x0a) end++;
+    const valueEnd = end > start && src[end - 1] === 0x0d ? end - 1 : end;
+    if (keyAt(start, 'SRC_URI=')) {
+      srcUri = start + 8;
+      srcUriEnd = valueEnd;
+    } else if (keyAt(start, 'RESTRICT=')) {
+      restrict = start + 9;
+      restrictEnd = valueEnd;
+    }
+    start = end + 1;
+  }
+  const tokens: number[] = [];
+  const items: number[] = [];
+  const error = srcUri < 0 ? undefined : scan(src, srcUri, srcUriEnd, false, tokens, items);
+  if (tokens.length === 0) {
+    if (at + 1 > out.length) return -1;
+    out[at] = 0;
+    return at + 1;
+  }
+  if (error !== undefined) {
+    const message = new TextEncoder().encode(error);
+    if (at + 5 + message.length > out.length) return -(5 + message.length);
+    out[at] = 1;
+    u32(at + 1, message.length);
+    out.set(message, at + 5);
+    return at + 5 + message.length;
+  }
+  const words: number[] = [];
+  const restrictError = restrict < 0 ? undefined : scan(src, restrict, restrictEnd, true, tokens, words);
+  // A RESTRICT that does not parse: every word of it counts.
+  const counted = restrictError === undefined ? words : tokens;
+  let flags = restrictError === undefined ? 0 : 8;
+  for (let i = 0; i < counted.length; i += 2) {
+    const start = counted[i];
+    const end = counted[i + 1];
+    if (end - start === 5 && keyAt(start, 'fetch')) flags |= 1;
+    else if ((end - start === 6 && keyAt(start, 'mirror')) || (end - start === 8 && keyAt(start, 'nomirror')))
+      flags |= 2;
+    else if (end - start === 10 && keyAt(start, 'primaryuri')) flags |= 4;
+  }
+  const message = restrictError === undefined ? new Uint8Array(0) : new TextEncoder().encode(restrictError);
+
+  // Items with the same name (as bytes) in groups: an open-addressing table of group + 1.
+  const count = items.length / 5;
+  let mask = 15;
+  while (mask < 2 * count) mask = 2 * mask + 1;
+  const slots = new Int32Array(mask + 1);
+  const hashes: number[] = [];
+  /** Per group: its first item, its first and last kept item with a URI (-1: none yet). */
+  const firsts: number[] = [];
+  const heads: number[] = [];
+  const tails: number[] = [];
+  const counts: number[] = [];
+  const next = new Int32Array(count).fill(-1);
+  let size = 10 + message.length;
+  for (let i = 0; i < count; i++) {
+    const name = items[5 * i];
+    const nameEnd = items[5 * i + 1];
+    const uri = items[5 * i + 2];
+    let hash = 0x811c9dc5 | 0;
+    for (let j = name; j < nameEnd; j++) hash = Math.imul(hash ^ src[j], 0x01000193);
+    let slot = hash & mask;
+    let group = slots[slot] - 1;
+    while (group >= 0) {
+      const first = 5 * firsts[group];
+      if (hashes[group] === hash && same(items[first], items[first + 1], name, nameEnd)) break;
+      slot = (slot + 1) & mask;
+      group = slots[slot] - 1;
+    }
+    if (group < 0) {
+      group = firsts.length;
+      slots[slot] = group + 1;
+      hashes.push(hash);
+      firsts.push(i);
+      heads.push(uri < 0 ? -1 : i);
+      tails.push(uri < 0 ? -1 : i);
+      counts.push(uri < 0 ? 0 : 1);
+      size += 13 + (uri < 0 ? 0 : 9);
+      continue;
+    }
+    // A bare name adds nothing to a name met before; nor does a URI it already has.
+    if (uri < 0) continue;
+    let kept = heads[group];
+    while (
+      kept >= 0 &&
+      !(
+        items[5 * kept + 4] === items[5 * i + 4] &&
+        same(items[5 * kept + 2], items[5 * kept + 3], uri, items[5 * i + 3])
+      )
+    )
+      kept = next[kept];
+    if (kept >= 0) continue;
+    if (tails[group] < 0) heads[group] = i;
+    else next[tails[group]] = i;
+    tails[group] = i;
+    counts[group]++;
+    size += 9;
+  }
+  if (at + size > out.length) return -size;
+  out[at] = 2;
+  out[at + 1] = flags;
+  u32(at + 2, message.length);
+  out.set(message, at + 6);
+  let p = at + 6 + message.length;
+  u32(p, firsts.length);
+  p += 4;
+  for (let group = 0; group < firsts.length; group++) {
+    const first = 5 * firsts[group];
+    let lifted = false;
+    for (let i = heads[group]; i >= 0; i = next[i]) if (items[5 * i + 4] !== 0) lifted = true;
+    u32(p, items[first] - from);
+    u32(p + 4, items[first + 1] - from);
+    // As filesOf built them: a name first met bare starts with no URI, so a later one makes a list.
+    out[p + 8] = counts[group] === 0 ? 0 : lifted ? 3 : counts[group] === 1 && items[first + 2] >= 0 ? 1 : 2;
+    u32(p + 9, counts[group]);
+    p += 13;
+    for (let i = heads[group]; i >= 0; i = next[i]) {
+      u32(p, items[5 * i + 2] - from);
+      u32(p + 4, items[5 * i + 3] - from);
+      out[p + 8] = items[5 * i + 4];
+      p += 9;
+    }
+  }
+  return p;
+}
+
+/**
+ * An md5-cache entry as the reader thread hands it over: its bytes, what packMd5Cache packed,
+ * then where that starts (uint32 LE). For tools and tests; the index packs on its reader thread.
+ */
+export function packMd5CacheEntry(entry: Uint8Array): Buffer {
+  let out = Buffer.alloc(256);
+  let end = packMd5Cache(entry, 0, entry.length, out, 0, scanDepString);
+  if (end < 0) {
+    out = Buffer.alloc(-end);
+    end = packMd5Cache(entry, 0, entry.length, out, 0, scanDepString);
+  }
+  const packed = Buffer.alloc(entry.length + end + 4);
+  packed.set(entry);
+  out.copy(packed, entry.length, 0, end);
+  packed.writeUInt32LE(entry.length, entry.length + end);
+  return packed;
+}
