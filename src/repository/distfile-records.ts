@@ -22,7 +22,7 @@ export const NO_RESTRICT = RESTRICT_FLAGS[0];
 
 /**
  * One of eight shared objects, from bits 1 fetch, 2 mirror (or `nomirror`, its old spelling),
- * 4 primaryuri: packMd5Cache finds them on the reader thread.
+ * 4 primaryuri: md5Packer finds them on the reader thread.
  */
 export function restrictFlagsOfBits(bits: number): RestrictFlags {
   return RESTRICT_FLAGS[bits & 7];

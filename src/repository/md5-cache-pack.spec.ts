@@ -15,7 +15,7 @@ function filesOf(srcUri: string) {
   return { names: result.names, uris: result.uris };
 }
 
-describe('packMd5Cache', () => {
+describe('md5Packer', () => {
   it('gives each name its URIs in SRC_URI order and drops exact repeats', () => {
     expect(
       filesOf(

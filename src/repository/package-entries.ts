@@ -23,7 +23,7 @@ export class PackageEntries {
 
   constructor(private readonly logger: RepositoryLogger) {}
 
-  /** `data`: the entry as the reader thread packs it (see packMd5Cache). */
+  /** `data`: the entry as the reader thread packs it (see md5Packer). */
   parseEntry(repo: RepositoryConfig, category: string, pf: string, data: Buffer): ParsedEntry {
     const read = readPackedMd5Cache(data);
     if (read === undefined) return { pkg: undefined, files: NO_FILES };

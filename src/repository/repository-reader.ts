@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { scanDepString } from './dep-string.js';
+import { depScanner } from './dep-string.js';
 import { hexPairs, packDistLines } from './manifest.js';
-import { packMd5Cache } from './md5-cache-pack.js';
+import { md5Packer } from './md5-cache-pack.js';
 
 /** What the reader thread makes of the files: Manifests' DIST lines or md5-cache entries, packed. */
 export type PackAs = 'dists' | 'md5-cache';
@@ -54,8 +54,7 @@ const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 const packDistLines = ${packDistLines.toString()};
 const PAIRS = (${hexPairs.toString()})();
-const scanDepString = ${scanDepString.toString()};
-const packMd5Cache = ${packMd5Cache.toString()};
+const packMd5Cache = (${md5Packer.toString()})((${depScanner.toString()})());
 let packed = Buffer.alloc(1 << 16);
 const missing = (error) => error.code === 'ENOENT' || error.code === 'ENOTDIR';
 const pool = [];
@@ -102,10 +101,10 @@ parentPort.on('message', ({ id, op, paths, buffer, pack }) => {
         length += n;
       }
       if (pack === 'md5-cache') {
-        let n = packMd5Cache(data, total, length, packed, 0, scanDepString);
+        let n = packMd5Cache(data, total, length, packed, 0);
         if (n < 0) {
           packed = Buffer.alloc(Math.max(-n, 2 * packed.length));
-          n = packMd5Cache(data, total, length, packed, 0, scanDepString);
+          n = packMd5Cache(data, total, length, packed, 0);
         }
         data = ensure(data, length, length + n + 4);
         packed.copy(data, length, 0, n);

@@ -1,4 +1,4 @@
-import { LIFT_FETCH, LIFT_NONE, scanDepString } from './dep-string.js';
+import { depScanner, LIFT_FETCH, LIFT_NONE } from './dep-string.js';
 
 /**
  * SRC_URI and RESTRICT, the PMS dependency-string syntax, read the way a cache needs them:
@@ -16,6 +16,8 @@ export interface SrcUriItem {
   readonly lifts?: UriLift;
 }
 
+const scanDepString = depScanner();
+
 export class DependStringError extends Error {}
 
 export class SrcUriError extends DependStringError {}
@@ -24,7 +26,7 @@ export class SrcUriError extends DependStringError {}
  * Distfiles named by SRC_URI, in SRC_URI order, as written: one name may come several times,
  * with different URIs or the same. Throws SrcUriError on anything Portage would refuse. Tokens
  * are split on spaces, tabs and line ends. For tools and tests: the index has its reader thread
- * run the same grammar (scanDepString) on md5-cache entries (see md5-cache-pack.ts).
+ * run the same grammar (depScanner) on md5-cache entries (see md5-cache-pack.ts).
  */
 export function parseSrcUri(input: string | readonly string[]): SrcUriItem[] {
   const src = Buffer.from(typeof input === 'string' ? input : input.join(' '));
