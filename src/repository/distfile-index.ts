@@ -270,13 +270,7 @@ export class DistfileIndex {
         }
         if (old?.pkg) builder.removePackage(old.pkg);
         if (!read) return;
-        const { pkg, files } = this.entries.parseEntry(repo, category, pfs[i], read.data);
-        if (pkg) {
-          files.names.forEach((name, j) => {
-            builder.addSource(name, pkg, files.uris[j]);
-            this.entries.checkMirrors(files.uris[j], pkg, repo);
-          });
-        }
+        const pkg = this.entries.addEntry(repo, category, pfs[i], read.data, builder);
         state.entries.set(pfs[i], { ctimeMs: read.ctimeMs, pkg });
       },
       'md5-cache',

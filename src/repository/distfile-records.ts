@@ -89,6 +89,27 @@ export class UriPrefixes {
     this.last = known;
     return known;
   }
+
+  /**
+   * The shared prefix string of the UTF-8 bytes `src[start, end)`, a prefix compact() would cut
+   * (md5Packer checked that). The same as the last one is found without decoding.
+   */
+  compactBytes(src: Buffer, start: number, end: number): string {
+    const last = this.last;
+    if (last.length === end - start) {
+      let i = 0;
+      while (i < last.length && last.charCodeAt(i) === src[start + i]) i++;
+      if (i === last.length) return last;
+    }
+    const prefix = src.toString('utf8', start, end);
+    let known = this.known.get(prefix);
+    if (known === undefined) {
+      known = prefix;
+      this.known.set(prefix, prefix);
+    }
+    this.last = known;
+    return known;
+  }
 }
 
 /** Values per source (or per Manifest) where they differ; one shared value where they agree. */

@@ -16,6 +16,13 @@ export const FORM_NONE = 0;
 export const FORM_STRING = 1;
 export const FORM_ARRAY = 2;
 export const FORM_LIFTED = 3;
+/**
+ * One string `<prefix>/<name>` (prefix at least one byte): the index keeps only the prefix
+ * (UriPrefixes), so the main thread need not decode the rest.
+ */
+export const FORM_PREFIX = 4;
+/** In the form byte: the name has bytes past ASCII (the main thread then looks it up as a string). */
+export const NOT_ASCII = 0x10;
 
 /**
  * Packs what the index needs of the md5-cache entry in `src[from, to)` into `out` from `at`;
@@ -27,7 +34,7 @@ export const FORM_LIFTED = 3;
  * - PARSED: then the RESTRICT byte (RestrictFlags bits, RESTRICT_ERROR with the message of a
  *   RESTRICT that does not parse, whose every word then counts), the message's length and
  *   bytes (0 and none), the file count, and per distinct name in SRC_URI order: the name's
- *   start and end, the form (FORM_*, a byte), the URI count, and per URI its start, end and
+ *   start and end, the form (FORM_*, a byte, with NOT_ASCII), the URI count, and per URI its start, end and
  *   lift (LIFT_*, a byte), in SRC_URI order with exact repeats (same URI and lift) dropped.
  *
  * Of a key given twice the last counts.
@@ -184,10 +191,24 @@ export function md5Packer(scan: DepScanner): Md5Packer {
       const kept = groups[g + 4];
       let lifted = false;
       for (let i = groups[g + 2]; i >= 0; i = next[i]) if (items[5 * i + 4] !== 0) lifted = true;
-      u32(p, items[first] - from);
-      u32(p + 4, items[first + 1] - from);
+      const name = items[first];
+      const nameEnd = items[first + 1];
+      u32(p, name - from);
+      u32(p + 4, nameEnd - from);
       // As filesOf built them: a name first met bare starts with no URI, so a later one makes a list.
-      out[p + 8] = kept === 0 ? 0 : lifted ? 3 : kept === 1 && items[first + 2] >= 0 ? 1 : 2;
+      let form = kept === 0 ? 0 : lifted ? 3 : kept === 1 && items[first + 2] >= 0 ? 1 : 2;
+      const uri = items[first + 2];
+      const cut = items[first + 3] - uri - (nameEnd - name);
+      if (
+        form === 1 &&
+        cut >= 2 &&
+        src[uri + cut - 1] === 0x2f &&
+        same(uri + cut, items[first + 3], name, nameEnd)
+      )
+        form = 4;
+      let bits = 0;
+      for (let j = name; j < nameEnd; j++) bits |= src[j];
+      out[p + 8] = bits >= 0x80 ? form | 0x10 : form;
       u32(p + 9, kept);
       p += 13;
       for (let i = groups[g + 2]; i >= 0; i = next[i]) {

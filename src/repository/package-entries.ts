@@ -1,17 +1,8 @@
 import { type PackageRecord, type UrisValue, urisOf } from './distfile-records.js';
-import { readPackedMd5Cache } from './md5-cache-read.js';
+import type { FileMapBuilder } from './file-map-builder.js';
+import { forEachPackedFile, readPackedSrcUri } from './md5-cache-read.js';
 import type { RepositoryConfig, RepositoryLogger } from './repos.js';
 import { splitMirrorUri } from './thirdpartymirrors.js';
-
-/** One md5-cache entry as the index keeps it. */
-export interface ParsedEntry {
-  /** Undefined when the entry names no distfile, or its SRC_URI does not parse. */
-  pkg: PackageRecord | undefined;
-  /** Each distfile's name with its URIs, at the same index. */
-  files: { names: string[]; uris: UrisValue[] };
-}
-
-const NO_FILES = { names: [], uris: [] };
 
 /**
  * Turns one md5-cache entry into a package record and the distfiles it names, warning about
@@ -23,14 +14,24 @@ export class PackageEntries {
 
   constructor(private readonly logger: RepositoryLogger) {}
 
-  /** `data`: the entry as the reader thread packs it (see md5Packer). */
-  parseEntry(repo: RepositoryConfig, category: string, pf: string, data: Buffer): ParsedEntry {
-    const read = readPackedMd5Cache(data);
-    if (read === undefined) return { pkg: undefined, files: NO_FILES };
+  /**
+   * Adds the distfiles of one md5-cache entry, as the reader thread packs it (see md5Packer),
+   * to `builder`; returns its package, undefined when it names no distfile or its SRC_URI does
+   * not parse.
+   */
+  addEntry(
+    repo: RepositoryConfig,
+    category: string,
+    pf: string,
+    data: Buffer,
+    builder: FileMapBuilder,
+  ): PackageRecord | undefined {
+    const read = readPackedSrcUri(data);
+    if (read === undefined) return undefined;
     const cpv = `${category}/${pf}`;
     if (read.error !== undefined) {
       this.logger.warn(`${cpv}::${repo.name} skipped: its SRC_URI does not parse: ${read.error}`);
-      return { pkg: undefined, files: NO_FILES };
+      return undefined;
     }
     if (read.restrictError !== undefined) {
       this.logger.warn(
@@ -38,7 +39,22 @@ export class PackageEntries {
       );
     }
     const pkg: PackageRecord = { repo: repo.name, category, cpv, restrict: read.restrict };
-    return { pkg, files: read };
+    forEachPackedFile(data, read.files, builder, (start, end, ascii, uris, prefixed) => {
+      if (!ascii) {
+        // By its string, as it always was (a name that is not valid UTF-8 included).
+        const name = data.toString('utf8', start, end);
+        const written = prefixed ? `${uris}${name}` : uris;
+        builder.addSource(name, pkg, written);
+        this.checkMirrors(written, pkg, repo);
+        return;
+      }
+      builder.addSourceBytes(data, start, end - start, pkg, uris);
+      // A prefix made whole only when it needs checking.
+      if (!prefixed) this.checkMirrors(uris, pkg, repo);
+      else if ((uris as string).startsWith('mirror://'))
+        this.checkMirror(`${uris}${data.toString('latin1', start, end)}`, pkg, repo);
+    });
+    return pkg;
   }
 
   checkMirrors(value: UrisValue, pkg: PackageRecord, repo: RepositoryConfig): void {
