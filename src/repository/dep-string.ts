@@ -74,7 +74,7 @@ export function depScanner(): DepScanner {
     }
     return true;
   };
-  return (bytes, from, to, restrict, tokenList, items) => {
+  const scan: DepScanner = (bytes, from, to, restrict, tokenList, items) => {
     src = bytes;
     tokens = tokenList;
     tokens.length = 0;
@@ -161,4 +161,5 @@ export function depScanner(): DepScanner {
     if (depth > 0) return `missing ')' at the end (${depth} open)`;
     return undefined;
   };
+  return scan;
 }

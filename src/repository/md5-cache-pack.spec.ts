@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { LiftedUris, NO_RESTRICT, restrictFlagsOfBits } from './distfile-records.js';
+import { LiftedUris, NO_RESTRICT, restrictFlagsOfBits, UriPrefixes } from './distfile-records.js';
 import { packMd5CacheEntry } from './md5-cache-pack.js';
-import { readPackedMd5Cache } from './md5-cache-read.js';
+import { forEachPackedFile, readPackedMd5Cache, readPackedSrcUri } from './md5-cache-read.js';
 import { parseSrcUri } from './src-uri.js';
 
 /** An entry as the reader thread packs it, read back as the index reads it. */
@@ -149,5 +149,37 @@ describe('md5Packer', () => {
   ])('says why a SRC_URI does not parse: %s', (_, text, message) => {
     expect(read(`SRC_URI=${text}\nRESTRICT=(\n`)).toEqual({ error: message });
     expect(() => parseSrcUri(text)).toThrow(message);
+  });
+
+  it('hands a lone <prefix>/<name> URI over as its prefix, ASCII names as bytes only', () => {
+    const data = packMd5CacheEntry(
+      Buffer.from(
+        'SRC_URI=https://e.org/d/a.gz https://e.org/d/b.gz https://e.org/d/ü.gz https://e.org/get -> c.gz ' +
+          'https://e.org/x/d.gz -> d.gz /e.gz mirror+https://e.org/d/f.gz\n',
+      ),
+    );
+    const read = readPackedSrcUri(data);
+    if (read === undefined || read.error !== undefined) throw new Error(read?.error);
+    const prefixes = new UriPrefixes();
+    const seen: Array<[string, boolean, unknown, boolean]> = [];
+    const prefixOfBytes = (bytes: Buffer, start: number, end: number) =>
+      prefixes.compactBytes(bytes, start, end);
+    forEachPackedFile(data, read.files, { prefixOfBytes }, (start, end, ascii, uris, prefixed) =>
+      seen.push([data.toString('utf8', start, end), ascii, uris, prefixed]),
+    );
+    expect(seen).toEqual([
+      ['a.gz', true, 'https://e.org/d/', true],
+      ['b.gz', true, 'https://e.org/d/', true],
+      ['ü.gz', false, 'https://e.org/d/', true],
+      ['c.gz', true, 'https://e.org/get', false],
+      // Renamed to its own last segment: a prefix all the same, as UriPrefixes.compact makes it.
+      ['d.gz', true, 'https://e.org/x/', true],
+      // A bare name with a path: no URI.
+      ['e.gz', true, undefined, false],
+      ['f.gz', true, new LiftedUris(['https://e.org/d/f.gz'], ['mirror']), false],
+    ]);
+    // One string per prefix, whether found by bytes or by compact().
+    expect(seen[1][2]).toBe(seen[0][2]);
+    expect(prefixes.compact('z.gz', 'https://e.org/x/z.gz')).toBe(seen[4][2]);
   });
 });

@@ -75,7 +75,7 @@ export function md5Packer(scan: DepScanner): Md5Packer {
     out[p + 2] = (value >>> 16) & 0xff;
     out[p + 3] = value >>> 24;
   };
-  return (bytes, from, end, output, at) => {
+  const pack: Md5Packer = (bytes, from, end, output, at) => {
     src = bytes;
     to = end;
     out = output;
@@ -220,6 +220,7 @@ export function md5Packer(scan: DepScanner): Md5Packer {
     }
     return p;
   };
+  return pack;
 }
 
 const packHere = md5Packer(depScanner());
