@@ -3,7 +3,7 @@ import { type DepScanner, depScanner } from './dep-string.js';
 // What the index needs of an md5-cache entry, worked out on its file reader's thread
 // (repository-reader.ts runs an md5Packer there, from its source text): tokenizing, the
 // SRC_URI grammar and grouping by name were an eighth of the main thread's build time. The
-// main thread only decodes the names and URIs (md5-cache-read.ts).
+// main thread looks names up by their bytes and decodes only what it keeps (md5-cache-read.ts).
 
 /** Status byte of a packed entry. */
 export const NO_SRC_URI = 0;
@@ -34,8 +34,9 @@ export const NOT_ASCII = 0x10;
  * - PARSED: then the RESTRICT byte (RestrictFlags bits, RESTRICT_ERROR with the message of a
  *   RESTRICT that does not parse, whose every word then counts), the message's length and
  *   bytes (0 and none), the file count, and per distinct name in SRC_URI order: the name's
- *   start and end, the form (FORM_*, a byte, with NOT_ASCII), the URI count, and per URI its start, end and
- *   lift (LIFT_*, a byte), in SRC_URI order with exact repeats (same URI and lift) dropped.
+ *   start and end, the form (FORM_*, a byte, with NOT_ASCII), the URI count, and per URI its
+ *   start, end and lift (LIFT_*, a byte), in SRC_URI order, exact repeats (same URI and lift)
+ *   dropped.
  *
  * Of a key given twice the last counts.
  */

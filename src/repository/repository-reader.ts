@@ -14,8 +14,10 @@ export interface DirectoryEntry {
 
 export interface FileContent {
   /**
-   * The file's bytes; packed as 'dists', its DIST lines as packDistLines (manifest.ts) packs
-   * them; as 'md5-cache', its bytes, what packMd5Cache packed, then where that starts (uint32 LE). Lent until the next turn of the event loop: parse or copy it before awaiting anything.
+   * The file's bytes. Packed as 'dists': its DIST lines as packDistLines (manifest.ts) packs
+   * them; as 'md5-cache': its bytes, then what an md5Packer (md5-cache-pack.ts) made of them,
+   * then where that starts (uint32 LE). Lent until the next turn of the event loop: parse or
+   * copy it before awaiting anything.
    */
   readonly data: Buffer;
   /**
@@ -101,6 +103,7 @@ parentPort.on('message', ({ id, op, paths, buffer, pack }) => {
         length += n;
       }
       if (pack === 'md5-cache') {
+        // The entry's bytes stay: the packed table points into them.
         let n = packMd5Cache(data, total, length, packed, 0);
         if (n < 0) {
           packed = Buffer.alloc(Math.max(-n, 2 * packed.length));
