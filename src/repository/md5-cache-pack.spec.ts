@@ -151,7 +151,7 @@ describe('md5Packer', () => {
     expect(() => parseSrcUri(text)).toThrow(message);
   });
 
-  it('hands a lone <prefix>/<name> URI over as its prefix, ASCII names as bytes only', () => {
+  it('hands a lone <prefix>/<name> URI over as its prefix', () => {
     const data = packMd5CacheEntry(
       Buffer.from(
         'SRC_URI=https://e.org/d/a.gz https://e.org/d/b.gz https://e.org/d/ü.gz https://e.org/get -> c.gz ' +
@@ -161,25 +161,44 @@ describe('md5Packer', () => {
     const read = readPackedSrcUri(data);
     if (read === undefined || read.error !== undefined) throw new Error(read?.error);
     const prefixes = new UriPrefixes();
-    const seen: Array<[string, boolean, unknown, boolean]> = [];
+    const seen: Array<[string, unknown, boolean]> = [];
     const prefixOfBytes = (bytes: Buffer, start: number, end: number) =>
       prefixes.compactBytes(bytes, start, end);
-    forEachPackedFile(data, read.files, { prefixOfBytes }, (start, end, ascii, uris, prefixed) =>
-      seen.push([data.toString('utf8', start, end), ascii, uris, prefixed]),
+    forEachPackedFile(data, read.files, { prefixOfBytes }, (start, end, uris, prefixed) =>
+      seen.push([data.toString('utf8', start, end), uris, prefixed]),
     );
     expect(seen).toEqual([
-      ['a.gz', true, 'https://e.org/d/', true],
-      ['b.gz', true, 'https://e.org/d/', true],
-      ['ü.gz', false, 'https://e.org/d/', true],
-      ['c.gz', true, 'https://e.org/get', false],
+      ['a.gz', 'https://e.org/d/', true],
+      ['b.gz', 'https://e.org/d/', true],
+      ['ü.gz', 'https://e.org/d/', true],
+      ['c.gz', 'https://e.org/get', false],
       // Renamed to its own last segment: a prefix all the same, as UriPrefixes.compact makes it.
-      ['d.gz', true, 'https://e.org/x/', true],
+      ['d.gz', 'https://e.org/x/', true],
       // A bare name with a path: no URI.
-      ['e.gz', true, undefined, false],
-      ['f.gz', true, new LiftedUris(['https://e.org/d/f.gz'], ['mirror']), false],
+      ['e.gz', undefined, false],
+      ['f.gz', new LiftedUris(['https://e.org/d/f.gz'], ['mirror']), false],
     ]);
     // One string per prefix, whether found by bytes or by compact().
-    expect(seen[1][2]).toBe(seen[0][2]);
-    expect(prefixes.compact('z.gz', 'https://e.org/x/z.gz')).toBe(seen[4][2]);
+    expect(seen[1][1]).toBe(seen[0][1]);
+    expect(prefixes.compact('z.gz', 'https://e.org/x/z.gz')).toBe(seen[4][1]);
+  });
+
+  it('takes a SRC_URI that is not valid UTF-8 as its decoded text, as the index always did', () => {
+    // Bytes that are not UTF-8 (\xff, \xfd, \xc3/) and the replacement character itself (EF BF
+    // BD) decode the same: one name, one URI.
+    const entry = Buffer.concat([
+      Buffer.from(
+        'SRC_URI=https://e.org/\xff.gz https://e.org/\u{fffd}.gz https://f.org/a\xc3/b.gz',
+        'latin1',
+      ),
+      Buffer.from(' https://e.org/\u{fffd}.gz\nRESTRICT=mirror\n'),
+    ]);
+    expect(entry.includes(Buffer.from([0xef, 0xbf, 0xbd]))).toBe(true);
+    expect(readPackedMd5Cache(packMd5CacheEntry(entry))).toEqual({
+      restrict: restrictFlagsOfBits(2),
+      restrictError: undefined,
+      names: ['\u{fffd}.gz', 'b.gz'],
+      uris: ['https://e.org/\u{fffd}.gz', 'https://f.org/a\u{fffd}/b.gz'],
+    });
   });
 });

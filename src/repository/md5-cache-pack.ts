@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { type DepScanner, depScanner } from './dep-string.js';
 
 // What the index needs of an md5-cache entry, worked out on its file reader's thread
@@ -9,6 +10,11 @@ import { type DepScanner, depScanner } from './dep-string.js';
 export const NO_SRC_URI = 0;
 export const SRC_URI_ERROR = 1;
 export const PARSED = 2;
+/**
+ * SRC_URI is not valid UTF-8. The main thread packs the entry again from its decoded text:
+ * names and URIs that decode the same are then one, as they always were.
+ */
+export const NOT_UTF8 = 3;
 /** In the RESTRICT byte, besides the RestrictFlags bits (1 fetch, 2 mirror, 4 primaryuri). */
 export const RESTRICT_ERROR = 8;
 /** How a file's URIs are kept (distfile-records.ts UrisValue): none, one string, an array, LiftedUris. */
@@ -21,20 +27,18 @@ export const FORM_LIFTED = 3;
  * (UriPrefixes), so the main thread need not decode the rest.
  */
 export const FORM_PREFIX = 4;
-/** In the form byte: the name has bytes past ASCII (the main thread then looks it up as a string). */
-export const NOT_ASCII = 0x10;
 
 /**
  * Packs what the index needs of the md5-cache entry in `src[from, to)` into `out` from `at`;
  * returns where it ends, or when `out` is too short, minus the bytes it needs from `at`.
  * Positions are from `from` (the entry's bytes stay where they are), numbers are uint32 LE:
  *
- * - status NO_SRC_URI: no SRC_URI token (nothing else follows);
+ * - status NO_SRC_URI: no SRC_URI token; NOT_UTF8 (nothing else follows either);
  * - SRC_URI_ERROR: then the message's length and its UTF-8 bytes;
  * - PARSED: then the RESTRICT byte (RestrictFlags bits, RESTRICT_ERROR with the message of a
  *   RESTRICT that does not parse, whose every word then counts), the message's length and
  *   bytes (0 and none), the file count, and per distinct name in SRC_URI order: the name's
- *   start and end, the form (FORM_*, a byte, with NOT_ASCII), the URI count, and per URI its
+ *   start and end, the form (FORM_*, a byte), the URI count, and per URI its
  *   start, end and lift (LIFT_*, a byte), in SRC_URI order, exact repeats (same URI and lift)
  *   dropped.
  *
@@ -43,11 +47,12 @@ export const NOT_ASCII = 0x10;
 export type Md5Packer = (src: Uint8Array, from: number, to: number, out: Uint8Array, at: number) => number;
 
 /**
- * An Md5Packer reading SRC_URI and RESTRICT with `scan` (a depScanner()). Its helpers and
+ * An Md5Packer reading SRC_URI and RESTRICT with `scan` (a depScanner()), `isUtf8` being
+ * node:buffer's (a native check: a pass in JS over every SRC_URI byte cost more). Its helpers and
  * arrays are made once, here, and kept from entry to entry: made per entry, they were most of
  * the reader thread's garbage. Self-contained: it runs on the reader thread from its source text.
  */
-export function md5Packer(scan: DepScanner): Md5Packer {
+export function md5Packer(scan: DepScanner, isUtf8: (bytes: Uint8Array) => boolean): Md5Packer {
   // The arguments of the running call, for the helpers.
   let src: Uint8Array = new Uint8Array(0);
   let to = 0;
@@ -97,6 +102,11 @@ export function md5Packer(scan: DepScanner): Md5Packer {
         restrictEnd = valueEnd;
       }
       start = end + 1;
+    }
+    if (srcUri >= 0 && !isUtf8(src.subarray(srcUri, srcUriEnd))) {
+      if (at + 1 > out.length) return -1;
+      out[at] = 3;
+      return at + 1;
     }
     tokens.length = 0;
     const error = srcUri < 0 ? undefined : scan(src, srcUri, srcUriEnd, false, tokens, items);
@@ -207,9 +217,7 @@ export function md5Packer(scan: DepScanner): Md5Packer {
         same(uri + cut, items[first + 3], name, nameEnd)
       )
         form = 4;
-      let bits = 0;
-      for (let j = name; j < nameEnd; j++) bits |= src[j];
-      out[p + 8] = bits >= 0x80 ? form | 0x10 : form;
+      out[p + 8] = form;
       u32(p + 9, kept);
       p += 13;
       for (let i = groups[g + 2]; i >= 0; i = next[i]) {
@@ -224,7 +232,7 @@ export function md5Packer(scan: DepScanner): Md5Packer {
   return pack;
 }
 
-const packHere = md5Packer(depScanner());
+const packHere = md5Packer(depScanner(), isUtf8);
 
 /**
  * An md5-cache entry as the reader thread hands it over: its bytes, what an md5Packer packed,

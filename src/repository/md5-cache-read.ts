@@ -5,8 +5,9 @@ import {
   FORM_NONE,
   FORM_PREFIX,
   FORM_STRING,
-  NOT_ASCII,
+  NOT_UTF8,
   PARSED,
+  packMd5CacheEntry,
   RESTRICT_ERROR,
   SRC_URI_ERROR,
 } from './md5-cache-pack.js';
@@ -27,9 +28,15 @@ export type PackedSrcUri =
     };
 
 /**
- * An md5-cache entry as the reader thread hands it over (see packMd5CacheEntry); undefined when
- * its SRC_URI has no token.
+ * An md5-cache entry as the reader thread hands it over (see packMd5CacheEntry), packed again
+ * from its decoded text when its SRC_URI is not valid UTF-8 (see NOT_UTF8).
  */
+export function utf8Packed(data: Buffer): Buffer {
+  const table = data.readUInt32LE(data.length - 4);
+  return data[table] === NOT_UTF8 ? packMd5CacheEntry(Buffer.from(data.toString('utf8', 0, table))) : data;
+}
+
+/** What utf8Packed gives: undefined when its SRC_URI has no token. */
 export function readPackedSrcUri(data: Buffer): PackedSrcUri | undefined {
   const p = data.readUInt32LE(data.length - 4);
   const status = data[p];
@@ -41,8 +48,8 @@ export function readPackedSrcUri(data: Buffer): PackedSrcUri | undefined {
 }
 
 /**
- * Each distinct name of the SRC_URI in order: its bytes `data[start, end)`, whether they are all
- * ASCII, and its URIs. A single `<prefix>/<name>` URI comes as its prefix, made by `prefixes`
+ * Each distinct name of the SRC_URI in order: its bytes `data[start, end)` (valid UTF-8, see
+ * utf8Packed) and its URIs. A single `<prefix>/<name>` URI comes as its prefix, made by `prefixes`
  * from its bytes (`prefixed`); other strings are decoded each from its own bytes: slices of one
  * decoded SRC_URI would keep it all alive as long as any URI is indexed.
  */
@@ -50,15 +57,14 @@ export function forEachPackedFile(
   data: Buffer,
   files: number,
   prefixes: { prefixOfBytes(data: Buffer, start: number, end: number): string },
-  visit: (start: number, end: number, ascii: boolean, uris: UrisValue, prefixed: boolean) => void,
+  visit: (start: number, end: number, uris: UrisValue, prefixed: boolean) => void,
 ): void {
   const count = data.readUInt32LE(files);
   let p = files + 4;
   for (let file = 0; file < count; file++) {
     const start = data.readUInt32LE(p);
     const end = data.readUInt32LE(p + 4);
-    const form = data[p + 8] & ~NOT_ASCII;
-    const ascii = (data[p + 8] & NOT_ASCII) === 0;
+    const form = data[p + 8];
     const uriCount = data.readUInt32LE(p + 9);
     p += 13;
     if (form === FORM_PREFIX) {
@@ -67,11 +73,11 @@ export function forEachPackedFile(
         data.readUInt32LE(p),
         data.readUInt32LE(p + 4) - (end - start),
       );
-      visit(start, end, ascii, prefix, true);
+      visit(start, end, prefix, true);
     } else if (form === FORM_NONE) {
-      visit(start, end, ascii, undefined, false);
+      visit(start, end, undefined, false);
     } else if (form === FORM_STRING) {
-      visit(start, end, ascii, data.toString('utf8', data.readUInt32LE(p), data.readUInt32LE(p + 4)), false);
+      visit(start, end, data.toString('utf8', data.readUInt32LE(p), data.readUInt32LE(p + 4)), false);
     } else {
       const uris: string[] = [];
       const lifts: Array<UriLift | undefined> = [];
@@ -79,7 +85,7 @@ export function forEachPackedFile(
         uris.push(data.toString('utf8', data.readUInt32LE(k), data.readUInt32LE(k + 4)));
         lifts.push(data[k + 8] === 0 ? undefined : data[k + 8] === LIFT_FETCH ? 'fetch' : 'mirror');
       }
-      visit(start, end, ascii, form === FORM_ARRAY ? uris : new LiftedUris(uris, lifts), false);
+      visit(start, end, form === FORM_ARRAY ? uris : new LiftedUris(uris, lifts), false);
     }
     p += 9 * uriCount;
   }
@@ -92,13 +98,14 @@ export function readPackedMd5Cache(
   | { error: string }
   | { error?: undefined; restrict: RestrictFlags; restrictError?: string; names: string[]; uris: UrisValue[] }
   | undefined {
-  const read = readPackedSrcUri(data);
+  const packed = utf8Packed(data);
+  const read = readPackedSrcUri(packed);
   if (read === undefined || read.error !== undefined) return read;
   const names: string[] = [];
   const uris: UrisValue[] = [];
   const decode = (bytes: Buffer, start: number, end: number) => bytes.toString('utf8', start, end);
-  forEachPackedFile(data, read.files, { prefixOfBytes: decode }, (start, end, _, value, prefixed) => {
-    names.push(decode(data, start, end));
+  forEachPackedFile(packed, read.files, { prefixOfBytes: decode }, (start, end, value, prefixed) => {
+    names.push(decode(packed, start, end));
     uris.push(prefixed ? `${value}${names[names.length - 1]}` : value);
   });
   return { restrict: read.restrict, restrictError: read.restrictError, names, uris };

@@ -1,6 +1,6 @@
 import { type PackageRecord, type UrisValue, urisOf } from './distfile-records.js';
 import type { FileMapBuilder } from './file-map-builder.js';
-import { forEachPackedFile, readPackedSrcUri } from './md5-cache-read.js';
+import { forEachPackedFile, readPackedSrcUri, utf8Packed } from './md5-cache-read.js';
 import type { RepositoryConfig, RepositoryLogger } from './repos.js';
 import { splitMirrorUri } from './thirdpartymirrors.js';
 
@@ -23,9 +23,10 @@ export class PackageEntries {
     repo: RepositoryConfig,
     category: string,
     pf: string,
-    data: Buffer,
+    packed: Buffer,
     builder: FileMapBuilder,
   ): PackageRecord | undefined {
+    const data = utf8Packed(packed);
     const read = readPackedSrcUri(data);
     if (read === undefined) return undefined;
     const cpv = `${category}/${pf}`;
@@ -39,20 +40,12 @@ export class PackageEntries {
       );
     }
     const pkg: PackageRecord = { repo: repo.name, category, cpv, restrict: read.restrict };
-    forEachPackedFile(data, read.files, builder, (start, end, ascii, uris, prefixed) => {
-      if (!ascii) {
-        // By its string, as it always was (a name that is not valid UTF-8 included).
-        const name = data.toString('utf8', start, end);
-        const written = prefixed ? `${uris}${name}` : uris;
-        builder.addSource(name, pkg, written);
-        this.checkMirrors(written, pkg, repo);
-        return;
-      }
+    forEachPackedFile(data, read.files, builder, (start, end, uris, prefixed) => {
       builder.addSourceBytes(data, start, end - start, pkg, uris);
       // A prefix made whole only when it needs checking.
       if (!prefixed) this.checkMirrors(uris, pkg, repo);
       else if ((uris as string).startsWith('mirror://'))
-        this.checkMirror(`${uris}${data.toString('latin1', start, end)}`, pkg, repo);
+        this.checkMirror(`${uris}${data.toString('utf8', start, end)}`, pkg, repo);
     });
     return pkg;
   }

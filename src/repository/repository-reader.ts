@@ -56,7 +56,7 @@ const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 const packDistLines = ${packDistLines.toString()};
 const PAIRS = (${hexPairs.toString()})();
-const packMd5Cache = (${md5Packer.toString()})((${depScanner.toString()})());
+const packMd5Cache = (${md5Packer.toString()})((${depScanner.toString()})(), require('node:buffer').isUtf8);
 let packed = Buffer.alloc(1 << 16);
 const missing = (error) => error.code === 'ENOENT' || error.code === 'ENOTDIR';
 const pool = [];
