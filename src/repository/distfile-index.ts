@@ -230,9 +230,7 @@ export class DistfileIndex {
       manifests: new Map<string, ManifestState>(),
     };
     // Each file in PF (PN) order, so the files of one category need no sorting, a slice per turn
-    // of the event loop as the reader thread delivers them. Manifests first: a name met in a
-    // DIST line first is a string of its own, where one met in SRC_URI is a slice that would
-    // keep its whole URI alive (the index keeps most URIs as a shared prefix only).
+    // of the event loop as the reader thread delivers them: the Manifests, then the md5-cache.
     await this.sliced.readChanged(
       pns.length,
       (i) => `${repo.location}/${category}/${pns[i]}/Manifest`,
