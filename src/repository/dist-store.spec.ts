@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DistStore } from './dist-store.js';
-import { PerSource, withCompactDists } from './distfile-records.js';
+import { PerSource } from './distfile-records.js';
+import { withCompactDists } from './file-map-dists.js';
 import { fileMapOf } from './testing/file-maps.js';
 
 const bytes = (c: string) => Buffer.alloc(64, c);

@@ -1,7 +1,8 @@
 import { DistStore } from './dist-store.js';
-import { conflictOf, type ManifestOwner, withCompactDists } from './distfile-records.js';
+import type { ManifestOwner } from './distfile-records.js';
 import { type DistfileEntry, DistfileSnapshot } from './distfile-snapshot.js';
 import { FileMapBuilder } from './file-map-builder.js';
+import { conflictOf, withCompactDists } from './file-map-dists.js';
 import {
   type CategoryState,
   type Changes,
