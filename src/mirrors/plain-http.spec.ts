@@ -3,8 +3,7 @@ import { once } from 'node:events';
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freeSlabs } from '../common/slabs.js';
-import { type PlainConnect, PlainConnections } from './plain-connections.js';
-import { NotPlain, type PlainBody, plainGet } from './plain-http.js';
+import { NotPlain, type PlainBody, type PlainConnect, plainGet } from './plain-http.js';
 
 const connectPlain: PlainConnect = (url, onread) =>
   new Promise<Socket>((resolve, reject) => {
@@ -40,18 +39,9 @@ function collect(body: PlainBody): Promise<Buffer> {
   });
 }
 
-/** Connections that are not kept between the tests. */
-function fresh(): PlainConnections {
-  const connections = new PlainConnections(connectPlain);
-  opened.push(connections);
-  return connections;
-}
-const opened: PlainConnections[] = [];
-
 describe('plainGet', () => {
   let server: Server | undefined;
   afterEach(async () => {
-    for (const connections of opened.splice(0)) connections.close();
     server?.close();
     server = undefined;
   });
@@ -68,14 +58,14 @@ describe('plainGet', () => {
       setTimeout(() => socket.end(payload.subarray(1000)), 10);
     });
     server = s.server;
-    const response = await plainGet(s.url, { range: 'bytes=5-' }, fresh(), 5000);
+    const response = await plainGet(s.url, { range: 'bytes=5-' }, connectPlain, 5000);
     expect(response.statusCode).toBe(206);
     expect(response.headers['content-length']).toBe(String(payload.length));
     expect(response.headers['x-a']).toEqual(['1', '2']);
     expect((await collect(response.body)).equals(payload)).toBe(true);
     expect(seen).toMatch(/^GET \/distfiles\/a\.tar\.gz HTTP\/1\.1\r\nhost: 127\.0\.0\.1:\d+\r\n/);
     expect(seen).toContain('\r\nrange: bytes=5-\r\n');
-    expect(seen).not.toContain('connection:'); // HTTP/1.1 keeps it open by default
+    expect(seen).toContain('\r\nconnection: close\r\n');
   });
 
   it('holds reading while paused, and hands over every byte after resume', async () => {
@@ -86,7 +76,7 @@ describe('plainGet', () => {
       );
     });
     server = s.server;
-    const { body } = await plainGet(s.url, {}, fresh(), 5000);
+    const { body } = await plainGet(s.url, {}, connectPlain, 5000);
     const chunks: Buffer[] = [];
     let received = 0;
     let whilePaused = 0;
@@ -116,7 +106,7 @@ describe('plainGet', () => {
   it('reads a body without Content-Length until the connection closes', async () => {
     const s = await serve((socket) => socket.end('HTTP/1.0 200 OK\r\n\r\nall of it'));
     server = s.server;
-    const response = await plainGet(s.url, {}, fresh(), 5000);
+    const response = await plainGet(s.url, {}, connectPlain, 5000);
     expect((await collect(response.body)).toString()).toBe('all of it');
   });
 
@@ -125,7 +115,7 @@ describe('plainGet', () => {
       socket.end('HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'),
     );
     server = redirect.server;
-    const response = await plainGet(redirect.url, {}, fresh(), 5000);
+    const response = await plainGet(redirect.url, {}, connectPlain, 5000);
     expect(response.statusCode).toBe(302);
     expect(response.headers.location).toBe('/elsewhere');
     await response.body.dump();
@@ -133,19 +123,19 @@ describe('plainGet', () => {
     const early = await serve((socket) =>
       socket.end('HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK\r\n\r\n'),
     );
-    await expect(plainGet(early.url, {}, fresh(), 5000)).rejects.toBeInstanceOf(NotPlain);
+    await expect(plainGet(early.url, {}, connectPlain, 5000)).rejects.toBeInstanceOf(NotPlain);
     early.server.close();
     const chunked = await serve((socket) =>
       socket.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'),
     );
     server = chunked.server;
-    await expect(plainGet(chunked.url, {}, fresh(), 5000)).rejects.toBeInstanceOf(NotPlain);
+    await expect(plainGet(chunked.url, {}, connectPlain, 5000)).rejects.toBeInstanceOf(NotPlain);
   });
 
   it('fails a body cut short, with the error undici would give', async () => {
     const s = await serve((socket) => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this'));
     server = s.server;
-    const response = await plainGet(s.url, {}, fresh(), 5000);
+    const response = await plainGet(s.url, {}, connectPlain, 5000);
     await expect(collect(response.body)).rejects.toMatchObject({ code: 'UND_ERR_SOCKET' });
   });
 
@@ -158,7 +148,7 @@ describe('plainGet', () => {
       'HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n',
     ]) {
       const s = await serve((socket) => socket.end(head));
-      await expect(plainGet(s.url, {}, fresh(), 5000), head).rejects.toMatchObject({
+      await expect(plainGet(s.url, {}, connectPlain, 5000), head).rejects.toMatchObject({
         code: 'UND_ERR_SOCKET',
       });
       s.server.close();
@@ -168,7 +158,7 @@ describe('plainGet', () => {
   it('times out a stalled head or body, and gives its read buffer back when the socket closes', async () => {
     const silent = await serve(() => undefined);
     server = silent.server;
-    await expect(plainGet(silent.url, {}, fresh(), 100)).rejects.toMatchObject({
+    await expect(plainGet(silent.url, {}, connectPlain, 100)).rejects.toMatchObject({
       code: 'UND_ERR_HEADERS_TIMEOUT',
     });
     silent.server.close();
@@ -177,7 +167,7 @@ describe('plainGet', () => {
     );
     server = stalled.server;
     const before = freeSlabs();
-    const response = await plainGet(stalled.url, {}, fresh(), 100);
+    const response = await plainGet(stalled.url, {}, connectPlain, 100);
     await expect(collect(response.body)).rejects.toMatchObject({ code: 'UND_ERR_BODY_TIMEOUT' });
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(freeSlabs()).toBe(before + 1);

@@ -1,23 +1,26 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import type { ConnectionUser, PlainConnection, PlainConnections } from './plain-connections.js';
+import { giveSlab, takeSlab } from '../common/slabs.js';
 
 /** A response head (status line and headers) longer than this is refused. */
 const MAX_HEAD_BYTES = 64 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n');
-const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: [^\r\n]*)?$/;
+const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?: [^\r\n]*)?$/;
 const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\r\n]*?)[ \t]*$/;
 
 /** The response is one the plain path does not handle (1xx, a chunked 2xx body): ask through undici. */
 export class NotPlain extends Error {}
 
-/** A kept connection the server had closed before it answered: the request goes on a new one. */
-class StaleConnection extends Error {}
-
 /** An error with the code undici would give, so describeUpstreamError words both paths alike. */
 function upstreamError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
 }
+
+/** Opens a TCP connection whose reads go to `onread` (net.connect's option) instead of a stream. */
+export type PlainConnect = (
+  url: URL,
+  onread: { buffer: Buffer; callback: (bytesRead: number, buffer: Buffer) => boolean },
+) => Promise<Socket>;
 
 export interface PlainResponse {
   statusCode: number;
@@ -26,91 +29,73 @@ export interface PlainResponse {
 }
 
 /**
- * GET `url` over plain HTTP/1.1 for the big bodies of fills, on a kept connection to its origin
- * when one is idle (PlainConnections). The socket reads into one reused buffer (net's `onread`):
- * a stream socket allocates a new buffer per read, and at fill speeds those buffers were garbage
- * the GC collected only every ~64 MB (V8's external-memory limit), which drove both peak memory
- * and full GCs (docs/performance-notes.md). A 1xx or a chunked 2xx body rejects with NotPlain
+ * GET `url` over plain HTTP/1.1 on a connection of its own (Connection: close), for the big
+ * bodies of fills. The socket reads into one reused buffer (net's `onread`): a stream socket
+ * allocates a new buffer per read, and at fill speeds those buffers were garbage the GC
+ * collected only every ~64 MB (V8's external-memory limit), which drove both peak memory and
+ * full GCs (docs/performance-notes.md). A 1xx or a chunked 2xx body rejects with NotPlain
  * before any byte of the body is used.
  */
 export async function plainGet(
   url: URL,
   headers: Record<string, string>,
-  connections: PlainConnections,
+  connect: PlainConnect,
   stallTimeoutMs: number,
 ): Promise<PlainResponse> {
-  const head = requestHead(url, headers);
-  const idle = connections.takeIdle(url);
-  if (idle) {
-    try {
-      return await new ResponseReader(connections, url, idle, true).start(head, stallTimeoutMs);
-    } catch (error) {
-      if (!(error instanceof StaleConnection)) throw error;
-    }
+  const reader = new ResponseReader();
+  // Socket reads land in one slab, reused for every read and given back when the socket closes.
+  const buffer = takeSlab();
+  let socket: Socket;
+  try {
+    socket = await connect(url, { buffer, callback: reader.onRead });
+  } catch (error) {
+    giveSlab(buffer);
+    throw error;
   }
-  const connection = await connections.open(url);
-  return new ResponseReader(connections, url, connection, false).start(head, stallTimeoutMs);
+  socket.once('close', () => giveSlab(buffer));
+  return reader.start(socket, requestHead(url, headers), stallTimeoutMs);
 }
 
 function requestHead(url: URL, headers: Record<string, string>): string {
   let head = `GET ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`;
   for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
-  return `${head}\r\n`;
+  return `${head}connection: close\r\n\r\n`;
 }
 
-/** Reads the response head, then hands the rest of the connection's bytes to the PlainBody. */
-class ResponseReader implements ConnectionUser {
+/** Reads the response head, then hands the rest of the socket's bytes to the PlainBody. */
+class ResponseReader {
   /** The bytes read so far of the head (a copy: the read buffer is reused). */
   private head = Buffer.alloc(0);
   private body: PlainBody | undefined;
   private settle: { resolve: (r: PlainResponse) => void; reject: (e: Error) => void } | undefined;
+  private socket: Socket | undefined;
+
   private stallTimeoutMs = 0;
 
-  constructor(
-    private readonly connections: PlainConnections,
-    private readonly url: URL,
-    private readonly connection: PlainConnection,
-    /** The connection served an earlier request. */
-    private readonly kept: boolean,
-  ) {}
-
-  start(head: string, stallTimeoutMs: number): Promise<PlainResponse> {
+  start(socket: Socket, head: string, stallTimeoutMs: number): Promise<PlainResponse> {
+    this.socket = socket;
     this.stallTimeoutMs = stallTimeoutMs;
-    const socket = this.connection.socket;
     return new Promise<PlainResponse>((resolve, reject) => {
       this.settle = { resolve, reject };
-      this.connection.use(this);
       socket.setTimeout(stallTimeoutMs);
+      socket.on('timeout', () =>
+        this.fail(
+          this.body
+            ? upstreamError('UND_ERR_BODY_TIMEOUT', 'body stalled')
+            : upstreamError('UND_ERR_HEADERS_TIMEOUT', 'no response headers'),
+        ),
+      );
+      socket.on('error', (error) => this.fail(error));
+      socket.on('close', () => this.ended());
       socket.write(head);
     });
   }
 
-  read(bytes: Buffer): boolean {
+  readonly onRead = (bytesRead: number, buffer: Buffer): boolean => {
+    const bytes = buffer.subarray(0, bytesRead);
     if (this.body) return this.body.deliver(bytes);
     return this.readHead(bytes);
-  }
-
-  timedOut(): void {
-    this.fail(
-      this.body
-        ? upstreamError('UND_ERR_BODY_TIMEOUT', 'body stalled')
-        : upstreamError('UND_ERR_HEADERS_TIMEOUT', 'no response headers'),
-    );
-  }
-
-  failed(error: Error): void {
-    this.fail(this.stale() ?? error);
-  }
-
-  closed(): void {
-    if (this.body) this.body.socketEnded();
-    else this.fail(this.stale() ?? upstreamError('UND_ERR_SOCKET', 'other side closed'));
-  }
-
-  /** A kept connection that ended before any byte of the answer: the server had closed it. */
-  private stale(): Error | undefined {
-    return this.kept && !this.connection.answered ? new StaleConnection() : undefined;
-  }
+  };
 
   private readHead(bytes: Buffer): boolean {
     const all = Buffer.concat([this.head, bytes]);
@@ -150,7 +135,7 @@ class ResponseReader implements ConnectionUser {
       const previous = headers[name];
       headers[name] = previous === undefined ? field[2] : [previous, field[2]].flat();
     }
-    const statusCode = Number(status[2]);
+    const statusCode = Number(status[1]);
     const chunked = headers['transfer-encoding'] !== undefined;
     // Only a 2xx body is used; others (redirects, errors) are thrown away unread, however framed.
     if (statusCode < 200 || (chunked && statusCode < 300)) {
@@ -164,16 +149,14 @@ class ResponseReader implements ConnectionUser {
     if (declared !== undefined && !/^\d+$/.test(declared)) {
       throw upstreamError('UND_ERR_SOCKET', `invalid Content-Length: ${declared.slice(0, 40)}`);
     }
+    const socket = this.socket as Socket;
     const bodyLength = declared === undefined || chunked ? Number.POSITIVE_INFINITY : Number(declared);
-    // Kept for the next request only when HTTP/1.1 frames the body by its length and the server
-    // does not say it closes.
-    const closes = /(^|,)\s*close\s*(,|$)/i.test([headers.connection ?? ''].flat().join(','));
-    const keep =
-      status[1] === '1' && !closes && Number.isFinite(bodyLength)
-        ? () => this.connections.release(this.url, this.connection)
-        : undefined;
-    const body = new PlainBody(this.connection.socket, bodyLength, this.stallTimeoutMs, keep);
-    return { statusCode, headers, body };
+    return { statusCode, headers, body: new PlainBody(socket, bodyLength, this.stallTimeoutMs) };
+  }
+
+  private ended(): void {
+    if (this.body) this.body.socketEnded();
+    else this.fail(upstreamError('UND_ERR_SOCKET', 'other side closed'));
   }
 
   private fail(error: Error): void {
@@ -181,7 +164,7 @@ class ResponseReader implements ConnectionUser {
       this.body.destroy(error);
       return;
     }
-    this.connection.socket.destroy();
+    this.socket?.destroy();
     this.settle?.reject(error);
     this.settle = undefined;
   }
@@ -204,8 +187,6 @@ export class PlainBody extends EventEmitter {
     private remaining: number,
     /** No byte for this long while the body flows: the read times out (not while paused). */
     private readonly stallTimeoutMs: number,
-    /** Gives the connection back for another request once the body is read to its exact end. */
-    private keep?: () => void,
   ) {
     super();
     // Like a Readable: a 'data' listener starts the flow, after the caller attached the rest.
@@ -221,7 +202,6 @@ export class PlainBody extends EventEmitter {
   }
 
   pause(): this {
-    if (this.done) return this; // the connection may serve another request by now
     this.paused = true;
     this.socket.setTimeout(0); // waiting for our disk is not the upstream's stall
     return this;
@@ -244,7 +224,6 @@ export class PlainBody extends EventEmitter {
    * Returns false: nothing more is read before a consumer asks.
    */
   deliverFirst(bytes: Buffer): boolean {
-    if (bytes.length > this.remaining) this.keep = undefined; // more than the body: not clean
     if (bytes.length > 0) this.first = bytes;
     this.socket.setTimeout(0);
     return false;
@@ -253,7 +232,6 @@ export class PlainBody extends EventEmitter {
   /** Hands `bytes` to the listeners; false stops reading until resume(). */
   deliver(bytes: Buffer): boolean {
     if (this.done) return false;
-    if (bytes.length > this.remaining) this.keep = undefined; // more than the body: not clean
     const chunk = bytes.length > this.remaining ? bytes.subarray(0, this.remaining) : bytes;
     this.remaining -= chunk.length;
     if (chunk.length > 0) this.emit('data', chunk);
@@ -278,7 +256,7 @@ export class PlainBody extends EventEmitter {
     return this;
   }
 
-  /** Throws the rest away: the connection is closed. */
+  /** Throws the rest away: the connection is closed (it is not reused anyway). */
   dump(): Promise<void> {
     this.destroy();
     return Promise.resolve();
@@ -287,12 +265,7 @@ export class PlainBody extends EventEmitter {
   private finish(): void {
     if (this.done) return;
     this.done = true;
-    const keep = this.keep;
-    if (!keep) this.socket.destroy();
-    // Given back after the read that ended the body has returned (and paused the socket).
-    process.nextTick(() => {
-      keep?.();
-      this.emit('end');
-    });
+    this.socket.destroy();
+    process.nextTick(() => this.emit('end'));
   }
 }

@@ -5,8 +5,7 @@ import { type Dispatcher, request } from 'undici';
 import { AddressRules, redirectTarget } from '../common/address-rules.js';
 import { PortcacheConfig } from '../config/portcache-config.js';
 import type { BodyStream } from './body-stream.js';
-import { PlainConnections } from './plain-connections.js';
-import { NotPlain, plainGet } from './plain-http.js';
+import { NotPlain, type PlainConnect, plainGet } from './plain-http.js';
 import { plainConnector, UPSTREAM_DISPATCHER, UpstreamRefused } from './upstream-connections.js';
 import { ProxyRoutes } from './upstream-proxy.js';
 
@@ -32,8 +31,7 @@ export interface BulkResponse {
  */
 @Injectable()
 export class UpstreamClient implements OnModuleDestroy {
-  /** Kept plain-HTTP connections (plainGet's path). */
-  private readonly plain: PlainConnections;
+  private readonly plainConnect: PlainConnect;
 
   constructor(
     @Inject(UPSTREAM_DISPATCHER) private readonly dispatcher: Dispatcher,
@@ -41,7 +39,7 @@ export class UpstreamClient implements OnModuleDestroy {
     private readonly config: PortcacheConfig,
     private readonly routes: ProxyRoutes,
   ) {
-    this.plain = new PlainConnections(plainConnector(config, rules));
+    this.plainConnect = plainConnector(config, rules);
   }
 
   /**
@@ -53,9 +51,9 @@ export class UpstreamClient implements OnModuleDestroy {
   }
 
   /**
-   * get() for a big body (a fill). A hop to a plain-HTTP URL without a proxy goes on a plain
-   * connection (kept for the next fill) that reads into one reused buffer (plainGet); one whose
-   * answer plainGet does not take (1xx, a chunked body) is asked again through undici.
+   * get() for a big body (a fill). A hop to a plain-HTTP URL without a proxy goes on a connection
+   * of its own that reads into one reused buffer (plainGet); one whose answer plainGet does not
+   * take (1xx, a chunked body) is asked again through undici.
    */
   getBulk(url: string, options: { from?: number } = {}): Promise<BulkResponse> {
     return this.follow<BulkResponse>(url, options.from, (target, headers) =>
@@ -102,7 +100,7 @@ export class UpstreamClient implements OnModuleDestroy {
 
   private async plainHop(target: URL, headers: Record<string, string>): Promise<BulkResponse> {
     try {
-      return await plainGet(target, headers, this.plain, this.config.stallTimeoutMs);
+      return await plainGet(target, headers, this.plainConnect, this.config.stallTimeoutMs);
     } catch (error) {
       if (error instanceof NotPlain) return this.hop(target, headers);
       throw error;
@@ -135,7 +133,6 @@ export class UpstreamClient implements OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
-    this.plain.close();
     await this.dispatcher.destroy();
   }
 }

@@ -5,7 +5,7 @@ import { Logger } from '@nestjs/common';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import type { AddressRules } from '../common/address-rules.js';
 import type { PortcacheConfig } from '../config/portcache-config.js';
-import type { PlainConnect } from './plain-connections.js';
+import type { PlainConnect } from './plain-http.js';
 import { createProxyAgent, ProxyRouter } from './proxy-dispatcher.js';
 import { type ProxyRoutes, redactProxy } from './upstream-proxy.js';
 
