@@ -79,14 +79,7 @@ export class UriPrefixes {
     const cut = value.length - name.length;
     if (cut < 2 || value.charCodeAt(cut - 1) !== 0x2f || !value.endsWith(name)) return value;
     if (cut === this.last.length && value.startsWith(this.last)) return this.last;
-    const prefix = value.slice(0, cut);
-    let known = this.known.get(prefix);
-    if (known === undefined) {
-      known = prefix;
-      this.known.set(prefix, prefix);
-    }
-    this.last = known;
-    return known;
+    return this.intern(value.slice(0, cut));
   }
 
   /**
@@ -100,7 +93,10 @@ export class UriPrefixes {
       while (i < last.length && last.charCodeAt(i) === src[start + i]) i++;
       if (i === last.length) return last;
     }
-    const prefix = src.toString('utf8', start, end);
+    return this.intern(src.toString('utf8', start, end));
+  }
+
+  private intern(prefix: string): string {
     let known = this.known.get(prefix);
     if (known === undefined) {
       known = prefix;
