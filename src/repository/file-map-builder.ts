@@ -62,30 +62,23 @@ export class FileMapBuilder {
     return this.columns !== undefined || this.removedPackages.size > 0 || this.removedOwners.size > 0;
   }
 
-  addSource(name: string, pkg: PackageRecord, written: UrisValue): void {
-    this.addSourceAt(this.base.table.rowOf(name), pkg, this.prefixes.compact(name, written));
-  }
-
   /**
-   * As addSource, the name being the UTF-8 bytes `src[start, start + length)` and `uris` as the
-   * index keeps them: a URI `<prefix><name>` as prefixOfBytes' prefix, others as written.
+   * A package naming the distfile whose name is the UTF-8 bytes `src[start, start + length)`,
+   * with `uris` as the index keeps them: a URI `<prefix><name>` as prefixOfBytes' prefix,
+   * others as written.
    */
   addSourceBytes(src: Uint8Array, start: number, length: number, pkg: PackageRecord, uris: UrisValue): void {
-    this.addSourceAt(this.base.table.rowOfBytes(src, start, length), pkg, uris);
-  }
-
-  /** The shared string of the prefix `src[start, end)` of a URI `<prefix>/<name>`. */
-  prefixOfBytes(src: Buffer, start: number, end: number): string {
-    return this.prefixes.compactBytes(src, start, end);
-  }
-
-  private addSourceAt(nameRow: number, pkg: PackageRecord, uris: UrisValue): void {
-    const row = this.draft(nameRow);
+    const row = this.draft(this.base.table.rowOfBytes(src, start, length));
     const { sources, uris: allUris } = this.map();
     const count = countOf(sources[row]);
     if (count > 0 && this.comparePackages(lastOf(sources[row]), pkg) > 0) this.unsorted.add(row);
     allUris[row] = appendShared(allUris[row], count, uris, sameUris);
     sources[row] = appendMany(sources[row], pkg);
+  }
+
+  /** The shared string of the prefix `src[start, end)` of a URI `<prefix>/<name>`. */
+  prefixOfBytes(src: Buffer, start: number, end: number): string {
+    return this.prefixes.compactBytes(src, start, end);
   }
 
   /** The name is the UTF-8 bytes `src[start, start + length)`. */

@@ -50,7 +50,7 @@ export class PackageEntries {
     return pkg;
   }
 
-  checkMirrors(value: UrisValue, pkg: PackageRecord, repo: RepositoryConfig): void {
+  private checkMirrors(value: UrisValue, pkg: PackageRecord, repo: RepositoryConfig): void {
     // Most values are one URI: no list is made for it (this runs for every file of every entry).
     if (typeof value === 'string') this.checkMirror(value, pkg, repo);
     else if (value !== undefined) for (const uri of urisOf(value).uris) this.checkMirror(uri, pkg, repo);
