@@ -4,6 +4,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CacheStore } from '../src/cache/cache-store.service.js';
 import { blake2bPrefix } from '../src/common/layout.js';
 import { fetchDistfile } from './support/http-client.js';
 import { type RunningPortcache, startPortcache } from './support/portcache.js';
@@ -241,6 +242,44 @@ describe('fills', () => {
       (m) => m.url === a.url,
     );
     expect(stateA?.failures).toBe(1);
+  });
+
+  // The only slot and the only connection to the mirror: the second miss can start only once the
+  // first fill gave them back. Its commit is held (fsyncs on a slow disk, or its hash waiting
+  // behind other fills' hashing) until the second file has arrived.
+  it.each<{ cap: string; env: Record<string, string> }>([
+    { cap: 'download slot', env: { PORTCACHE_MAX_FILLS: '1' } },
+    { cap: 'mirror connection', env: { PORTCACHE_MIRROR_CONCURRENCY: '1' } },
+  ])('gives its $cap back when the transfer is over, not when the commit is', async ({ env }) => {
+    const first = randomBytes(200_000);
+    const second = randomBytes(300_000);
+    const mirror = (await upstream()).add('first-1.0.tar.gz', first).add('second-1.0.tar.gz', second);
+    portcache = await startPortcache({ PORTCACHE_MIRRORS: mirror.url, PORTCACHE_QUEUE_WAIT: '2s', ...env });
+    const store = portcache.app.get(CacheStore);
+    const commit = store.commit.bind(store);
+    let letCommit!: () => void;
+    const held = new Promise<void>((resolve) => {
+      letCommit = resolve;
+    });
+    store.commit = async (...args) => {
+      await held;
+      return commit(...args);
+    };
+    try {
+      // No Manifest knows these files: a client has all bytes before the commit.
+      const a = await fetchDistfile(`${portcache.url}/distfiles/first-1.0.tar.gz`);
+      expect(sha(a.body)).toBe(sha(first));
+      const b = await fetchDistfile(`${portcache.url}/distfiles/second-1.0.tar.gz`);
+      expect(b.status).toBe(200);
+      expect(sha(b.body)).toBe(sha(second));
+      expect(store.get('first-1.0.tar.gz')).toBeUndefined(); // still committing
+    } finally {
+      letCommit();
+    }
+    await waitForCommit(portcache, 'first-1.0.tar.gz');
+    await waitForCommit(portcache, 'second-1.0.tar.gz');
+    expect(mirror.requestsFor('first-1.0.tar.gz')).toHaveLength(1);
+    expect(mirror.requestsFor('second-1.0.tar.gz')).toHaveLength(1);
   });
 
   it('answers 503 with Retry-After when the fill queue wait runs out', async () => {

@@ -100,6 +100,39 @@ export function writeFleetFiles(plan, { upstreamDistfiles, cacheDir }) {
 }
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/**
+ * Mean time per download by what the download met: the first request of an uncached file (it
+ * started the fill, or waited for one), a later request of a file that was uncached, a file
+ * cached at the start; each split by size (< 1 MiB, 1–8 MiB, ≥ 8 MiB).
+ */
+export function fleetBreakdown(plan, sideFiles, results) {
+  const first = new Map();
+  for (const r of results) {
+    if (plan.cached[r.index]) continue;
+    const seen = first.get(r.index);
+    if (!seen || r.start < seen.start) first.set(r.index, r);
+  }
+  const groups = {};
+  for (const r of results.filter((x) => x.ok)) {
+    const kind = plan.cached[r.index]
+      ? 'cachedAtStart'
+      : first.get(r.index) === r
+        ? 'firstRequest'
+        : 'filledEarlier';
+    const size = sideFiles[r.index].size;
+    const band = size < MiB ? 'under1MiB' : size < 8 * MiB ? '1to8MiB' : 'from8MiB';
+    for (const key of [kind, `${kind}.${band}`]) {
+      groups[key] ??= [];
+      groups[key].push((r.end - r.start) / 1000);
+    }
+  }
+  return Object.fromEntries(
+    Object.entries(groups)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([key, seconds]) => [key, { downloads: seconds.length, meanSeconds: round(mean(seconds), 3) }]),
+  );
+}
 const percentile = (xs, p) => [...xs].sort((a, b) => a - b)[Math.max(0, Math.ceil(p * xs.length) - 1)];
 
 /**
@@ -222,10 +255,12 @@ export async function itemFleet({
       upstreamBytes,
       upstreamRatio: upstreamBytes / uniqueBytes,
       cpuSeconds,
+      byKind: fleetBreakdown(plan, sideFiles, results),
     };
     log(
       `${side}: wall ${round(stats.wallSeconds, 2)} s, mean ${round(stats.meanSeconds, 3)} s, ` +
         `p95 ${round(stats.p95Seconds, 3)} s per download, ${stats.rightBodies}/${stats.downloads} bodies right, ` +
+        `first requests of uncached files ${stats.byKind.firstRequest?.meanSeconds} s, ` +
         `upstream ${round(stats.upstreamRatio, 3)}× the unique bytes in ${upstream.length} requests; ` +
         `CPU ${cpuSeconds.server} s (${side}), ${cpuSeconds.upstream} s (upstream)`,
     );

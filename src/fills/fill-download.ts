@@ -9,7 +9,7 @@ import { MirrorBalancer, type MirrorLease } from '../mirrors/mirror-balancer.ser
 import { MirrorLayouts } from '../mirrors/mirror-layouts.service.js';
 import { describeUpstreamError } from '../mirrors/upstream-client.service.js';
 import type { Fill, Upstream } from './fill.js';
-import { FillSlots } from './fill-slots.js';
+import { DownloadSlot, FillSlots } from './fill-slots.js';
 import { FillVerdicts } from './fill-verdicts.js';
 import { type Attempt, SourceAttempt } from './source-attempt.js';
 
@@ -43,22 +43,20 @@ export class FillDownload {
   }
 
   async run(name: string, fill: Fill): Promise<void> {
-    this.metrics.fillsQueued.inc();
-    const releaseSlot = await this.slots.acquire().finally(() => this.metrics.fillsQueued.dec());
-    this.metrics.fillsActive.inc();
+    const slot = new DownloadSlot(this.slots, this.metrics);
+    await slot.take();
     fill.opening = this.store.createPartial(name);
     fill.opening.catch(() => undefined);
     const tried: string[] = [];
     try {
       for (let pass = 1; ; pass++) {
-        const outcome = await this.pass(name, fill, tried);
+        const outcome = await this.pass(name, fill, slot, tried);
         if (outcome === 'done') return;
         if (outcome === 'exhausted' || pass >= MAX_PASSES) break;
       }
       await this.verdicts.giveUp(name, fill, tried);
     } finally {
-      this.metrics.fillsActive.dec();
-      releaseSlot();
+      slot.give();
       fill.opening?.then(
         (unused) => {
           unused.fail(new Error(`${name}: no source answered`)); // closes it
@@ -70,15 +68,17 @@ export class FillDownload {
   }
 
   /** The plan's sources in order (mirrors best first), until one delivers the verified file. */
-  private async pass(name: string, fill: Fill, tried: string[]): Promise<PassOutcome> {
+  private async pass(name: string, fill: Fill, slot: DownloadSlot, tried: string[]): Promise<PassOutcome> {
     const excluded = new Set<string>();
     const plan = fill.plan;
     // The index, built meanwhile, may give the fill other sources: the next pass takes them.
     const next = (outcome: 'next' | PassOutcome) =>
       outcome === 'next' && fill.plan !== plan ? 'again' : outcome;
     for (const step of plan.steps) {
+      // A slot before a lease, always: a fill never holds a mirror while it waits for a slot.
+      await slot.take();
       if (step.kind === 'uri') {
-        const outcome = next(await this.tryUri(step.url, name, fill, tried));
+        const outcome = next(await this.tryUri(step.url, name, fill, slot, tried));
         if (outcome !== 'next') return outcome;
         continue;
       }
@@ -88,33 +88,31 @@ export class FillDownload {
         lease = await this.nextMirror(name, excluded)
       ) {
         excluded.add(lease.mirror);
-        const outcome = next(await this.tryMirror(lease, name, fill, tried));
+        const outcome = next(await this.tryMirror(lease, name, fill, slot, tried));
         if (outcome !== 'next') return outcome;
+        await slot.take();
       }
     }
     return 'exhausted';
   }
 
-  private async tryMirror(lease: MirrorLease, name: string, fill: Fill, tried: string[]) {
+  private async tryMirror(lease: MirrorLease, name: string, fill: Fill, slot: DownloadSlot, tried: string[]) {
     const mirror = lease.mirror;
+    let url: string;
     try {
-      let url: string;
-      try {
-        url = await this.layouts.urlOf(mirror, name);
-      } catch (error) {
-        const reason = describeUpstreamError(error);
-        this.balancer.recordFailure(mirror, reason);
-        tried.push(`${new URL(mirror).host}: ${reason}`);
-        return 'next';
-      }
-      const upstream = { key: mirror, url, mirror: true };
-      return await this.settle(upstream, name, fill, await this.attempts.run(upstream, name, fill), tried);
-    } finally {
+      url = await this.layouts.urlOf(mirror, name);
+    } catch (error) {
       lease.release();
+      const reason = describeUpstreamError(error);
+      this.balancer.recordFailure(mirror, reason);
+      tried.push(`${new URL(mirror).host}: ${reason}`);
+      return 'next';
     }
+    const upstream = { key: mirror, url, mirror: true };
+    return this.settle(upstream, name, fill, await this.attempt(lease, upstream, name, fill, slot), tried);
   }
 
-  private async tryUri(url: string, name: string, fill: Fill, tried: string[]) {
+  private async tryUri(url: string, name: string, fill: Fill, slot: DownloadSlot, tried: string[]) {
     let lease: MirrorLease | undefined;
     try {
       lease = this.balancer.acquireHost(url, name);
@@ -126,9 +124,27 @@ export class FillDownload {
       tried.push(`${url}: skipped, ${this.balancer.hostRefusal(url, name) ?? 'busy'}`);
       return 'next';
     }
+    const upstream = { key: lease.mirror, url, mirror: false };
+    return this.settle(upstream, name, fill, await this.attempt(lease, upstream, name, fill, slot), tried);
+  }
+
+  /**
+   * One attempt against a leased source. The source and the download slot are given back as
+   * soon as the transfer is over: hashing and committing the file (which can wait behind other
+   * fills' hashing) need neither, and holding them made other misses queue meanwhile. A failed
+   * attempt keeps the slot for the next source.
+   */
+  private async attempt(
+    lease: MirrorLease,
+    upstream: Upstream,
+    name: string,
+    fill: Fill,
+    slot: DownloadSlot,
+  ): Promise<Attempt> {
     try {
-      const upstream = { key: lease.mirror, url, mirror: false };
-      return await this.settle(upstream, name, fill, await this.attempts.run(upstream, name, fill), tried);
+      const attempt = await this.attempts.run(upstream, name, fill);
+      if (attempt.kind === 'complete') slot.give();
+      return attempt;
     } finally {
       lease.release();
     }

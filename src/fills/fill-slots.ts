@@ -61,3 +61,42 @@ export class FillSlots {
     };
   }
 }
+
+/** A gauge to count with (prom-client's Gauge fits). */
+interface Counted {
+  inc(): void;
+  dec(): void;
+}
+
+/**
+ * One fill's hold on a slot of FillSlots: taken for each upstream transfer, given back while the
+ * fill hashes and commits, taken again only if another source must be tried. Keeps the queued
+ * and active gauges.
+ */
+export class DownloadSlot {
+  private release: (() => void) | undefined;
+
+  constructor(
+    private readonly slots: FillSlots,
+    private readonly gauges: { readonly fillsQueued: Counted; readonly fillsActive: Counted },
+  ) {}
+
+  /** Resolves once the slot is held (at once if it is); rejects with RetryLater as FillSlots.acquire. */
+  async take(): Promise<void> {
+    if (this.release) return;
+    this.gauges.fillsQueued.inc();
+    try {
+      this.release = await this.slots.acquire();
+    } finally {
+      this.gauges.fillsQueued.dec();
+    }
+    this.gauges.fillsActive.inc();
+  }
+
+  give(): void {
+    if (!this.release) return;
+    this.release();
+    this.release = undefined;
+    this.gauges.fillsActive.dec();
+  }
+}
