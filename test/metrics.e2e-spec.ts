@@ -97,8 +97,9 @@ describe('metrics', () => {
     const after = await eventually(base, (m) => {
       expect(delta(m, 'portcache_verification_failures_total{where="fill"}')).toBe(1);
       expect(delta(m, 'portcache_distfile_requests_total{result="miss",method="GET"}')).toBe(3);
-      // The rejected fill ends after its client was cut off.
+      // The rejected fill ends after its client was cut off (its download before its verdict).
       expect(m.get('portcache_fills_active')).toBe(0);
+      expect(delta(m, 'portcache_fills_total{result="not_found"}')).toBe(2);
     });
     const requests = (result: string, method = 'GET') =>
       delta(after, `portcache_distfile_requests_total{result="${result}",method="${method}"}`);

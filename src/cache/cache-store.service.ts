@@ -9,11 +9,12 @@ import type { Digests } from './digests.js';
 import { DiskIo } from './disk-io.js';
 import { FileAdoption } from './file-adoption.js';
 import type { FileSource } from './file-source.js';
+import { fsyncDir } from './fsyncs.js';
 import { HashThreads } from './hash-threads.js';
 import { OpenFiles } from './open-files.js';
 import { PartialFile } from './partial-file.js';
 import { moveToQuarantine, sweepQuarantine } from './quarantine.js';
-import { fsyncDir, identityOf, metaOf } from './stored-meta.js';
+import { identityOf, metaOf } from './stored-meta.js';
 import { ensureDir, TemporaryFiles } from './temporary-files.js';
 import { WriterClaims } from './writer-claims.js';
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { fsyncDir } from './fsyncs.js';
 
 export interface PersistentTimesOptions {
   /** After a change, write at most this long later (default 60_000); several changes, one write. */
@@ -167,7 +168,7 @@ export class PersistentTimes {
         await handle.close();
       }
       await rename(tmp, this.path);
-      await syncDir(dir);
+      await fsyncDir(dir);
       this.written = version;
     } catch (error) {
       await rm(tmp, { force: true }).catch(() => {});
@@ -200,15 +201,5 @@ export class PersistentTimes {
         await rm(join(dirname(this.path), name), { force: true });
       }
     }
-  }
-}
-
-/** Makes the rename itself durable, not only the file's bytes. */
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

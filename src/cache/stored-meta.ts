@@ -60,12 +60,3 @@ export function metaOf(name: string, digests: Digests, identity: FileIdentity): 
   };
   return JSON.stringify(meta);
 }
-
-export async function fsyncDir(path: string): Promise<void> {
-  const handle = await fs.open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}

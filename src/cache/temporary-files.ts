@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { fsyncDir } from './stored-meta.js';
+import { fsyncDir } from './fsyncs.js';
 
 /**
  * The cache's temporary directory, `<dir>/.portcache/tmp/`: fills being written, metadata on its
