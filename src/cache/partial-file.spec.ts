@@ -79,6 +79,23 @@ describe('PartialFile readers', () => {
     await other.handle.close();
   });
 
+  it('lets go of its bytes in memory once the fill has ended: readers take the tail from the file', async () => {
+    const chunks = [randomBytes(MiB), randomBytes(1000)];
+    for (const chunk of chunks) await partial.append([chunk]);
+    const reader = partial.openReader();
+    expect(partial.recentBytes(reader, MiB - 100, MiB + 1000)).toBeDefined();
+    partial.releaseRecent(reader);
+    const digests = partial.end(); // the fill now waits for its hash and commit
+    expect(partial.recentBytes(reader, MiB - 100, MiB + 1000)).toBeUndefined();
+    const readBuffer = Buffer.alloc(64 * 1024);
+    const tail = await read(reader, MiB - 100, MiB + 1000, readBuffer);
+    expect(tail[0].buffer).toBe(readBuffer.buffer); // read from the file
+    expect(Buffer.concat(tail).equals(Buffer.concat(chunks).subarray(MiB - 100))).toBe(true);
+    expect(await read(reader, MiB + 1000, MiB + 1000)).toEqual([]);
+    expect((await digests).size).toBe(MiB + 1000);
+    reader.close();
+  });
+
   it('waits for bytes not written yet, and ends with none once the fill has ended', async () => {
     const reader = partial.openReader();
     const waiting = read(reader, 0, Number.POSITIVE_INFINITY);

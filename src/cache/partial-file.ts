@@ -137,6 +137,9 @@ export class PartialFile extends EventEmitter {
   end(): Promise<Digests> {
     this.status = 'ended';
     this.expectedSize = this.written;
+    // Every byte is in the file: readers take the tail from there, and a fill waiting for its
+    // hash and commit (no longer holding a download slot) holds no slab meanwhile.
+    this.recent.clear(this.written);
     this.wake();
     return this.digester.digest(this.written);
   }
