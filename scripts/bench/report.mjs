@@ -222,7 +222,9 @@ exits. One portcache process serves the whole run.
   \`$body_bytes_sent\` of every upstream request for the side's files logged after its start (nginx's
   warm-up excluded) over the sizes of the uncached files. Peak RSS: the largest VmRSS sample of
   portcache during its side. portcache's side runs first; \`sync\` before each side, and portcache's
-  fills committed before nginx's side starts. nginx's HIT/MISS counts are in benchmarks.json. Server
+  fills committed before nginx's side starts. nginx's HIT/MISS counts are in benchmarks.json, and so is
+  each side's mean by kind of download (\`byKind\`: the first request of an uncached file, later
+  requests of it, files cached at the start; each by size band). Server
   CPU: user + system seconds of the side's server during its side (portcache's process; the proxy
   nginx's master and workers), from /proc; the upstream nginx's are in benchmarks.json
   (\`cpuSeconds\`). Both sides keep the two cores busy, and the clients use most of them: a side's
