@@ -282,6 +282,42 @@ describe('fills', () => {
     expect(mirror.requestsFor('second-1.0.tar.gz')).toHaveLength(1);
   });
 
+  it('keeps at most PORTCACHE_MAX_FILLS fills hashing and committing: beyond that a transfer keeps its slot', async () => {
+    const bodies = { a: randomBytes(100_000), b: randomBytes(200_000), c: randomBytes(300_000) };
+    const mirror = (await upstream())
+      .add('settle-a-1.0.tar.gz', bodies.a)
+      .add('settle-b-1.0.tar.gz', bodies.b)
+      .add('settle-c-1.0.tar.gz', bodies.c);
+    portcache = await startPortcache({
+      PORTCACHE_MIRRORS: mirror.url,
+      PORTCACHE_MAX_FILLS: '1',
+      PORTCACHE_QUEUE_WAIT: '500ms',
+    });
+    const store = portcache.app.get(CacheStore);
+    const commit = store.commit.bind(store);
+    let letCommit!: () => void;
+    const held = new Promise<void>((resolve) => {
+      letCommit = resolve;
+    });
+    store.commit = async (...args) => {
+      await held;
+      return commit(...args);
+    };
+    const url = (name: string) => `${portcache?.url}/distfiles/settle-${name}-1.0.tar.gz`;
+    try {
+      expect(sha((await fetchDistfile(url('a'))).body)).toBe(sha(bodies.a)); // a now commits
+      const b = fetchDistfile(url('b')); // its transfer ends, but a still holds the settling slot
+      await waitForFillAt(portcache, 'settle-b-1.0.tar.gz', bodies.b.length);
+      expect((await fetchDistfile(url('c'))).status).toBe(503); // b kept the download slot
+      expect(mirror.requestsFor('settle-c-1.0.tar.gz')).toHaveLength(0);
+      letCommit();
+      expect(sha((await b).body)).toBe(sha(bodies.b));
+    } finally {
+      letCommit();
+    }
+    expect(sha((await fetchDistfile(url('c'))).body)).toBe(sha(bodies.c));
+  });
+
   it('answers 503 with Retry-After when the fill queue wait runs out', async () => {
     const mirror = (await upstream())
       .add('busy-1.0.tar.gz', randomBytes(2 * MB), { rate: 500_000 })

@@ -28,6 +28,8 @@ type PassOutcome = 'done' | 'exhausted' | 'again';
 @Injectable()
 export class FillDownload {
   private readonly slots: FillSlots;
+  /** Fills hashing and committing: as many as may download (see DownloadSlot). */
+  private readonly settling: FillSlots;
 
   constructor(
     private readonly config: PortcacheConfig,
@@ -40,10 +42,11 @@ export class FillDownload {
     private readonly verdicts: FillVerdicts,
   ) {
     this.slots = new FillSlots(config.maxFills, config.maxFills * 16, config.queueWaitMs);
+    this.settling = new FillSlots(config.maxFills, 0, 0);
   }
 
   async run(name: string, fill: Fill): Promise<void> {
-    const slot = new DownloadSlot(this.slots, this.metrics);
+    const slot = new DownloadSlot(this.slots, this.settling, this.metrics);
     await slot.take();
     fill.opening = this.store.createPartial(name);
     fill.opening.catch(() => undefined);
@@ -56,7 +59,7 @@ export class FillDownload {
       }
       await this.verdicts.giveUp(name, fill, tried);
     } finally {
-      slot.give();
+      slot.end();
       fill.opening?.then(
         (unused) => {
           unused.fail(new Error(`${name}: no source answered`)); // closes it
@@ -132,7 +135,7 @@ export class FillDownload {
    * One attempt against a leased source. The source and the download slot are given back as
    * soon as the transfer is over: hashing and committing the file (which can wait behind other
    * fills' hashing) need neither, and holding them made other misses queue meanwhile. A failed
-   * attempt keeps the slot for the next source.
+   * attempt keeps the download slot for the next source.
    */
   private async attempt(
     lease: MirrorLease,
@@ -141,13 +144,14 @@ export class FillDownload {
     fill: Fill,
     slot: DownloadSlot,
   ): Promise<Attempt> {
+    let attempt: Attempt;
     try {
-      const attempt = await this.attempts.run(upstream, name, fill);
-      if (attempt.kind === 'complete') slot.give();
-      return attempt;
+      attempt = await this.attempts.run(upstream, name, fill);
     } finally {
       lease.release();
     }
+    if (attempt.kind === 'complete') await slot.settle();
+    return attempt;
   }
 
   /** After one attempt: on to the next source, or what the pass came to. */

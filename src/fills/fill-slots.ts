@@ -50,6 +50,15 @@ export class FillSlots {
     });
   }
 
+  /** Resolves with a release function once a slot is free, however long that takes (for work already under way). */
+  wait(): Promise<() => void> {
+    if (this.active < this.max) {
+      this.active += 1;
+      return Promise.resolve(this.releaser());
+    }
+    return new Promise((resolve) => this.queue.push(() => resolve(this.releaser())));
+  }
+
   private releaser(): () => void {
     let released = false;
     return () => {
@@ -69,19 +78,23 @@ interface Counted {
 }
 
 /**
- * One fill's hold on a slot of FillSlots: taken for each upstream transfer, given back while the
- * fill hashes and commits, taken again only if another source must be tried. Keeps the queued
- * and active gauges.
+ * One fill's hold on its slots. A download slot is taken for each upstream transfer; when a
+ * transfer is over it is traded for a settling slot (as many as download slots), held while the
+ * fill hashes and commits. Waiting for a settling slot keeps the download slot, so fills behind
+ * on hashing never pile up with their descriptors; a fill that must try another source takes a
+ * download slot again. Keeps the queued and active gauges (active: downloads).
  */
 export class DownloadSlot {
   private release: (() => void) | undefined;
+  private settled: (() => void) | undefined;
 
   constructor(
     private readonly slots: FillSlots,
+    private readonly settling: FillSlots,
     private readonly gauges: { readonly fillsQueued: Counted; readonly fillsActive: Counted },
   ) {}
 
-  /** Resolves once the slot is held (at once if it is); rejects with RetryLater as FillSlots.acquire. */
+  /** Resolves once the download slot is held (at once if it is); rejects with RetryLater as FillSlots.acquire. */
   async take(): Promise<void> {
     if (this.release) return;
     this.gauges.fillsQueued.inc();
@@ -93,7 +106,20 @@ export class DownloadSlot {
     this.gauges.fillsActive.inc();
   }
 
-  give(): void {
+  /** The transfer is over: trades the download slot for a settling slot. */
+  async settle(): Promise<void> {
+    this.settled ??= await this.settling.wait();
+    this.giveDownload();
+  }
+
+  /** The fill is over: gives back whatever it holds. */
+  end(): void {
+    this.giveDownload();
+    this.settled?.();
+    this.settled = undefined;
+  }
+
+  private giveDownload(): void {
     if (!this.release) return;
     this.release();
     this.release = undefined;
