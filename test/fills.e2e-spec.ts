@@ -318,6 +318,24 @@ describe('fills', () => {
     expect(sha((await fetchDistfile(url('c'))).body)).toBe(sha(bodies.c));
   });
 
+  it('answers 503 with Retry-After, not 404, when the only mirror stays at its concurrency limit', async () => {
+    const mirror = (await upstream())
+      .add('hog-1.0.tar.gz', randomBytes(2 * MB), { rate: 500_000 })
+      .add('behind-1.0.tar.gz', randomBytes(1000));
+    portcache = await startPortcache({
+      PORTCACHE_MIRRORS: mirror.url,
+      PORTCACHE_MIRROR_CONCURRENCY: '1',
+      PORTCACHE_QUEUE_WAIT: '500ms',
+    });
+    const hog = request(`${portcache.url}/distfiles/hog-1.0.tar.gz`);
+    await waitForFillAt(portcache, 'hog-1.0.tar.gz', 1);
+    const behind = await fetchDistfile(`${portcache.url}/distfiles/behind-1.0.tar.gz`);
+    expect(behind.status).toBe(503);
+    expect(behind.headers['retry-after']).toBeDefined();
+    expect(mirror.requestsFor('behind-1.0.tar.gz')).toHaveLength(0);
+    (await hog).body.destroy();
+  });
+
   it('answers 503 with Retry-After when the fill queue wait runs out', async () => {
     const mirror = (await upstream())
       .add('busy-1.0.tar.gz', randomBytes(2 * MB), { rate: 500_000 })

@@ -9,15 +9,18 @@ import { MirrorBalancer, type MirrorLease } from '../mirrors/mirror-balancer.ser
 import { MirrorLayouts } from '../mirrors/mirror-layouts.service.js';
 import { describeUpstreamError } from '../mirrors/upstream-client.service.js';
 import type { Fill, Upstream } from './fill.js';
-import { DownloadSlot, FillSlots } from './fill-slots.js';
+import { DownloadSlot, FillSlots, RetryLater } from './fill-slots.js';
 import { FillVerdicts } from './fill-verdicts.js';
 import { type Attempt, SourceAttempt } from './source-attempt.js';
 
 /** Goes through the sources at most this often: again after the index taught the fill its Manifest entry, or to fetch the file whole from one source. */
 const MAX_PASSES = 4;
 
-/** What a pass through the sources came to: the fill ended, no source could do it, or go through them again. */
-type PassOutcome = 'done' | 'exhausted' | 'again';
+/**
+ * What a pass through the sources came to: the fill ended, no source could do it (`busy`: and a
+ * mirror that might have it stayed at its concurrency limit all along), or go through them again.
+ */
+type PassOutcome = 'done' | 'exhausted' | 'busy' | 'again';
 
 /**
  * The upstream download of one fill (FillService keeps the fills, one per name): waits for a
@@ -55,7 +58,15 @@ export class FillDownload {
       for (let pass = 1; ; pass++) {
         const outcome = await this.pass(name, fill, slot, tried);
         if (outcome === 'done') return;
-        if (outcome === 'exhausted' || pass >= MAX_PASSES) break;
+        // Not "not found": a busy mirror may have it. The client may try again, or elsewhere.
+        if (outcome === 'busy' && !fill.partial) {
+          const seconds = Math.max(1, Math.ceil(this.config.queueWaitMs / 1000));
+          throw new RetryLater(
+            `Busy: every mirror that may have ${name} is at its concurrency limit`,
+            seconds,
+          );
+        }
+        if (outcome !== 'again' || pass >= MAX_PASSES) break;
       }
       await this.verdicts.giveUp(name, fill, tried);
     } finally {
@@ -74,6 +85,7 @@ export class FillDownload {
   private async pass(name: string, fill: Fill, slot: DownloadSlot, tried: string[]): Promise<PassOutcome> {
     const excluded = new Set<string>();
     const plan = fill.plan;
+    let busy = false;
     // The index, built meanwhile, may give the fill other sources: the next pass takes them.
     const next = (outcome: 'next' | PassOutcome) =>
       outcome === 'next' && fill.plan !== plan ? 'again' : outcome;
@@ -95,8 +107,12 @@ export class FillDownload {
         if (outcome !== 'next') return outcome;
         await slot.take();
       }
+      if (this.balancer.busy(name, excluded)) {
+        busy = true;
+        tried.push(`mirrors: at their concurrency limit for ${this.config.queueWaitMs} ms`);
+      }
     }
-    return 'exhausted';
+    return busy ? 'busy' : 'exhausted';
   }
 
   private async tryMirror(lease: MirrorLease, name: string, fill: Fill, slot: DownloadSlot, tried: string[]) {
