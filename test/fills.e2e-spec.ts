@@ -14,6 +14,20 @@ import { waitForCommit, waitForFillAt } from './support/wait.js';
 const MB = 1_000_000;
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
+/** Holds every commit of `store` until the returned function is called (which may be called again). */
+function holdCommits(store: CacheStore): () => void {
+  const commit = store.commit.bind(store);
+  let letCommit!: () => void;
+  const held = new Promise<void>((resolve) => {
+    letCommit = resolve;
+  });
+  store.commit = async (...args) => {
+    await held;
+    return commit(...args);
+  };
+  return letCommit;
+}
+
 describe('fills', () => {
   const upstreams: UpstreamServer[] = [];
   let portcache: RunningPortcache | undefined;
@@ -256,15 +270,7 @@ describe('fills', () => {
     const mirror = (await upstream()).add('first-1.0.tar.gz', first).add('second-1.0.tar.gz', second);
     portcache = await startPortcache({ PORTCACHE_MIRRORS: mirror.url, PORTCACHE_QUEUE_WAIT: '2s', ...env });
     const store = portcache.app.get(CacheStore);
-    const commit = store.commit.bind(store);
-    let letCommit!: () => void;
-    const held = new Promise<void>((resolve) => {
-      letCommit = resolve;
-    });
-    store.commit = async (...args) => {
-      await held;
-      return commit(...args);
-    };
+    const letCommit = holdCommits(store);
     try {
       // No Manifest knows these files: a client has all bytes before the commit.
       const a = await fetchDistfile(`${portcache.url}/distfiles/first-1.0.tar.gz`);
@@ -294,15 +300,7 @@ describe('fills', () => {
       PORTCACHE_QUEUE_WAIT: '500ms',
     });
     const store = portcache.app.get(CacheStore);
-    const commit = store.commit.bind(store);
-    let letCommit!: () => void;
-    const held = new Promise<void>((resolve) => {
-      letCommit = resolve;
-    });
-    store.commit = async (...args) => {
-      await held;
-      return commit(...args);
-    };
+    const letCommit = holdCommits(store);
     const url = (name: string) => `${portcache?.url}/distfiles/settle-${name}-1.0.tar.gz`;
     try {
       expect(sha((await fetchDistfile(url('a'))).body)).toBe(sha(bodies.a)); // a now commits
@@ -318,32 +316,18 @@ describe('fills', () => {
     expect(sha((await fetchDistfile(url('c'))).body)).toBe(sha(bodies.c));
   });
 
-  it('answers 503 with Retry-After, not 404, when the only mirror stays at its concurrency limit', async () => {
-    const mirror = (await upstream())
-      .add('hog-1.0.tar.gz', randomBytes(2 * MB), { rate: 500_000 })
-      .add('behind-1.0.tar.gz', randomBytes(1000));
-    portcache = await startPortcache({
-      PORTCACHE_MIRRORS: mirror.url,
-      PORTCACHE_MIRROR_CONCURRENCY: '1',
-      PORTCACHE_QUEUE_WAIT: '500ms',
-    });
-    const hog = request(`${portcache.url}/distfiles/hog-1.0.tar.gz`);
-    await waitForFillAt(portcache, 'hog-1.0.tar.gz', 1);
-    const behind = await fetchDistfile(`${portcache.url}/distfiles/behind-1.0.tar.gz`);
-    expect(behind.status).toBe(503);
-    expect(behind.headers['retry-after']).toBeDefined();
-    expect(mirror.requestsFor('behind-1.0.tar.gz')).toHaveLength(0);
-    (await hog).body.destroy();
-  });
-
-  it('answers 503 with Retry-After when the fill queue wait runs out', async () => {
+  it.each<{ cap: string; env: Record<string, string> }>([
+    { cap: 'no download slot frees', env: { PORTCACHE_MAX_FILLS: '1' } },
+    // Not 404: the busy mirror may have the file.
+    { cap: 'the only mirror stays at its concurrency limit', env: { PORTCACHE_MIRROR_CONCURRENCY: '1' } },
+  ])('answers 503 with Retry-After when $cap for PORTCACHE_QUEUE_WAIT', async ({ env }) => {
     const mirror = (await upstream())
       .add('busy-1.0.tar.gz', randomBytes(2 * MB), { rate: 500_000 })
       .add('waiting-1.0.tar.gz', randomBytes(1000));
     portcache = await startPortcache({
       PORTCACHE_MIRRORS: mirror.url,
-      PORTCACHE_MAX_FILLS: '1',
       PORTCACHE_QUEUE_WAIT: '500ms',
+      ...env,
     });
     const busy = request(`${portcache.url}/distfiles/busy-1.0.tar.gz`);
     await waitForFillAt(portcache, 'busy-1.0.tar.gz', 1);
@@ -353,6 +337,7 @@ describe('fills', () => {
     expect(refused.headers['retry-after']).toBeDefined();
     expect(Date.now() - started).toBeGreaterThanOrEqual(450);
     expect(Date.now() - started).toBeLessThan(2000);
+    expect(mirror.requestsFor('waiting-1.0.tar.gz')).toHaveLength(0);
     (await busy).body.destroy();
   });
 });
