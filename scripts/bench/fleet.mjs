@@ -100,6 +100,7 @@ export function writeFleetFiles(plan, { upstreamDistfiles, cacheDir }) {
 }
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const percentile = (xs, p) => [...xs].sort((a, b) => a - b)[Math.max(0, Math.ceil(p * xs.length) - 1)];
 
 /**
  * Mean time per download by what the download met: the first request of an uncached file (it
@@ -133,7 +134,6 @@ export function fleetBreakdown(plan, sideFiles, results) {
       .map(([key, seconds]) => [key, { downloads: seconds.length, meanSeconds: round(mean(seconds), 3) }]),
   );
 }
-const percentile = (xs, p) => [...xs].sort((a, b) => a - b)[Math.max(0, Math.ceil(p * xs.length) - 1)];
 
 /**
  * The first min(size, 1 MiB) bytes of each file, which the clients compare bodies with

@@ -9,7 +9,7 @@ import { MirrorBalancer, type MirrorLease } from '../mirrors/mirror-balancer.ser
 import { MirrorLayouts } from '../mirrors/mirror-layouts.service.js';
 import { describeUpstreamError } from '../mirrors/upstream-client.service.js';
 import type { Fill, Upstream } from './fill.js';
-import { DownloadSlot, FillSlots, RetryLater } from './fill-slots.js';
+import { DownloadSlot, FillSlots, RetryLater, retryAfterSeconds } from './fill-slots.js';
 import { FillVerdicts } from './fill-verdicts.js';
 import { type Attempt, SourceAttempt } from './source-attempt.js';
 
@@ -60,10 +60,9 @@ export class FillDownload {
         if (outcome === 'done') return;
         // Not "not found": a busy mirror may have it. The client may try again, or elsewhere.
         if (outcome === 'busy' && !fill.partial) {
-          const seconds = Math.max(1, Math.ceil(this.config.queueWaitMs / 1000));
           throw new RetryLater(
             `Busy: every mirror that may have ${name} is at its concurrency limit`,
-            seconds,
+            retryAfterSeconds(this.config.queueWaitMs),
           );
         }
         if (outcome !== 'again' || pass >= MAX_PASSES) break;

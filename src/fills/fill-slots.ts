@@ -14,6 +14,11 @@ export class RetryLater extends ServiceUnavailableException {
   }
 }
 
+/** The Retry-After of a miss that waited `waitMs` in vain: that long again, at least 1 s. */
+export function retryAfterSeconds(waitMs: number): number {
+  return Math.max(1, Math.ceil(waitMs / 1000));
+}
+
 /** Caps simultaneous fills; misses beyond the cap wait in a bounded queue for a bounded time. */
 export class FillSlots {
   private active = 0;
@@ -27,11 +32,9 @@ export class FillSlots {
 
   /** Resolves with a release function, or rejects with RetryLater when the wait runs out. */
   acquire(): Promise<() => void> {
-    if (this.active < this.max) {
-      this.active += 1;
-      return Promise.resolve(this.releaser());
-    }
-    const retryAfter = Math.max(1, Math.ceil(this.waitMs / 1000));
+    const free = this.takeFree();
+    if (free) return Promise.resolve(free);
+    const retryAfter = retryAfterSeconds(this.waitMs);
     if (this.queue.length >= this.maxQueue) {
       return Promise.reject(
         new RetryLater(`Busy: ${this.max} downloads running and the queue is full`, retryAfter),
@@ -52,11 +55,16 @@ export class FillSlots {
 
   /** Resolves with a release function once a slot is free, however long that takes (for work already under way). */
   wait(): Promise<() => void> {
-    if (this.active < this.max) {
-      this.active += 1;
-      return Promise.resolve(this.releaser());
-    }
+    const free = this.takeFree();
+    if (free) return Promise.resolve(free);
     return new Promise((resolve) => this.queue.push(() => resolve(this.releaser())));
+  }
+
+  /** A free slot's release function, the slot now taken; undefined when none is free. */
+  private takeFree(): (() => void) | undefined {
+    if (this.active >= this.max) return undefined;
+    this.active += 1;
+    return this.releaser();
   }
 
   private releaser(): () => void {
