@@ -10,6 +10,26 @@ import { fileURLToPath } from 'node:url';
  */
 export type Sendfile = (socketFd: number, fileFd: number, position: number, count: number) => number;
 
+/**
+ * The rest of a body sent from the event loop by the addon, without JavaScript (see
+ * sendfile.c): `done(status, sent)` comes once, status 0 (all sent), 1 (the file ended early)
+ * or -errno; never after cancel(), after which the file's descriptor is no longer used.
+ */
+export interface SendRest {
+  start(
+    socketFd: number,
+    fileFd: number,
+    position: number,
+    end: number,
+    turnBytes: number,
+    done: (status: number, sent: number) => void,
+  ): SendRestHandle;
+  sentSoFar(handle: SendRestHandle): number;
+  cancel(handle: SendRestHandle): void;
+}
+
+export type SendRestHandle = { readonly __sendRest: unique symbol };
+
 /** The socket's buffer is full. */
 export const EAGAIN = -constants.errno.EAGAIN;
 /** sendfile(2) cannot serve these descriptors (a file system or socket without it): copy instead. */
@@ -24,20 +44,28 @@ const ADDON = fileURLToPath(new URL('../../dist/native/sendfile.node', import.me
  * The native sendfile (scripts/build-native.mjs), or why there is none: the caller then copies
  * through a buffer. Loaded once.
  */
-export function loadSendfile(): { sendfile?: Sendfile; missing?: string } {
+export function loadSendfile(): Loaded {
   loaded ??= load();
   return loaded;
 }
 
-let loaded: { sendfile?: Sendfile; missing?: string } | undefined;
+type Loaded = { sendfile?: Sendfile; sendRest?: SendRest; missing?: string };
+let loaded: Loaded | undefined;
 
-function load(): { sendfile?: Sendfile; missing?: string } {
+function load(): Loaded {
   if (!existsSync(ADDON))
     return { missing: `${ADDON} was not built (no C compiler or Node headers at build time)` };
   try {
-    const addon = createRequire(import.meta.url)(ADDON) as { sendfile?: unknown };
+    const addon = createRequire(import.meta.url)(ADDON) as Record<string, unknown>;
     if (typeof addon.sendfile !== 'function') return { missing: `${ADDON} has no sendfile()` };
-    return { sendfile: addon.sendfile as Sendfile };
+    const sendfile = addon.sendfile as Sendfile;
+    if (typeof addon.sendRest !== 'function') return { sendfile };
+    const sendRest: SendRest = {
+      start: addon.sendRest as SendRest['start'],
+      sentSoFar: addon.sentSoFar as SendRest['sentSoFar'],
+      cancel: addon.cancel as SendRest['cancel'],
+    };
+    return { sendfile, sendRest };
   } catch (error) {
     return { missing: `${ADDON} does not load: ${(error as Error).message}` };
   }

@@ -49,13 +49,16 @@ export class DistfileController implements OnModuleInit {
     private readonly adapterHost: HttpAdapterHost,
     private readonly access: AccessTracker,
   ) {
-    const { sendfile, missing } = config.sendfile ? loadSendfile() : { missing: 'PORTCACHE_SENDFILE=off' };
+    const { sendfile, sendRest, missing } = config.sendfile
+      ? loadSendfile()
+      : { missing: 'PORTCACHE_SENDFILE=off', sendRest: undefined };
     this.sendfileMissing = missing;
     this.body = {
       // 64 KiB for small bodies; 1 MiB for big ones, at most 4 of those at a time.
       pool: new BufferPool(64 * 1024, 1024 * 1024, 4, 64),
       clientTimeoutMs: config.clientTimeoutMs,
       sendfile,
+      sendRest,
     };
   }
 

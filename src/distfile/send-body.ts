@@ -2,7 +2,15 @@ import type { ServerResponse } from 'node:http';
 import { getSystemErrorName } from 'node:util';
 import type { BufferPool } from '../cache/buffer-pool.js';
 import type { FileSource } from '../cache/file-source.js';
-import { countSentDirectly, directFd, EAGAIN, type Sendfile, UNSUPPORTED } from '../common/sendfile.js';
+import {
+  countSentDirectly,
+  directFd,
+  EAGAIN,
+  type Sendfile,
+  type SendRest,
+  type SendRestHandle,
+  UNSUPPORTED,
+} from '../common/sendfile.js';
 
 export interface BodyOptions {
   readonly pool: BufferPool;
@@ -13,12 +21,20 @@ export interface BodyOptions {
    * headers have left, through a buffer only when the socket is full (to wait until it is not).
    */
   readonly sendfile?: Sendfile;
+  /**
+   * With `sendfile`: once the socket is full, the rest of the body goes from the event loop
+   * without JavaScript (each time the socket has room), instead of through a small buffered
+   * write that waits for room.
+   */
+  readonly sendRest?: SendRest;
 }
 
 /** Through a buffer when sendfile found the socket full: a small write, to learn when it has room. */
 const WAIT_CHUNK = 16 * 1024;
 /** Bytes one response sends with sendfile before letting the event loop serve others. */
 const TURN_BYTES = 8 * 1024 * 1024;
+/** Bytes sendRest sends per turn of the event loop while the socket has room. */
+const REST_TURN_BYTES = 2 * 1024 * 1024;
 
 /**
  * Writes bytes [start, end) of `source` as the body of `res`, whose headers are set. One pooled
@@ -115,6 +131,11 @@ class BodyPump {
   private direct: Sendfile | undefined;
   /** A write has completed: the headers have left, bytes may go around Node. */
   private wrote = false;
+  private readonly rest: SendRest | undefined;
+  /** The addon is sending the rest of the body (sendRest). */
+  private restHandle: SendRestHandle | undefined;
+  /** sentSoFar() at the last sweep while restHandle is set. */
+  private restSent = -1;
 
   constructor(
     private readonly res: ServerResponse,
@@ -123,8 +144,9 @@ class BodyPump {
     private readonly end: number,
     options: BodyOptions,
   ) {
-    const { pool, clientTimeoutMs, sendfile } = options;
+    const { pool, clientTimeoutMs, sendfile, sendRest } = options;
     this.pool = pool;
+    this.rest = sendRest;
     this.direct =
       sendfile && source.fd !== undefined && end !== Number.POSITIVE_INFINITY ? sendfile : undefined;
     // With sendfile the buffer carries the first bytes (with the headers) and waits: a small one.
@@ -161,7 +183,7 @@ class BodyPump {
         return true;
       }
       const sent = sendfile(fd, this.source.fd as number, this.position, this.end - this.position);
-      if (sent === EAGAIN) return false;
+      if (sent === EAGAIN) return this.sendRestFrom(fd);
       if (UNSUPPORTED.has(sent)) {
         // A file system or socket sendfile cannot serve: the rest goes through the buffer.
         this.direct = undefined;
@@ -182,6 +204,51 @@ class BodyPump {
     return true;
   }
 
+  /** The socket is full: the addon sends the rest when it has room (false: no addon, wait through the buffer). */
+  private sendRestFrom(socketFd: number): boolean {
+    if (!this.rest) return false;
+    this.reading = true; // holds the file until the addon is done or cancelled
+    this.pendingSince = sweeps;
+    this.restSent = 0;
+    this.restHandle = this.rest.start(
+      socketFd,
+      this.source.fd as number,
+      this.position,
+      this.end,
+      REST_TURN_BYTES,
+      this.onRestDone,
+    );
+    return true;
+  }
+
+  private readonly onRestDone = (status: number, sent: number): void => {
+    this.restHandle = undefined;
+    this.reading = false;
+    this.pendingSince = -1;
+    this.position += sent;
+    const socket = this.res.socket;
+    if (socket) countSentDirectly(socket, sent);
+    if (this.closed) this.release();
+    else if (status === 0) this.res.end();
+    else
+      this.res.destroy(
+        status === 1 ? new Error(`file ended ${this.end - this.position} bytes early`) : errnoError(status),
+      );
+  };
+
+  /** Stops the addon's sending, if it runs: the file is free to close. */
+  private cancelRest(): void {
+    const handle = this.restHandle;
+    if (!handle || !this.rest) return;
+    this.restHandle = undefined;
+    const sent = this.rest.sentSoFar(handle);
+    this.rest.cancel(handle);
+    this.position += sent;
+    const socket = this.res.socket;
+    if (socket) countSentDirectly(socket, sent);
+    this.reading = false;
+  }
+
   private readonly resume = (): void => {
     this.reading = false;
     if (this.closed) this.release();
@@ -191,6 +258,17 @@ class BodyPump {
   /** Cuts the response when its pending write made no progress for too long. */
   private check(now: number): void {
     if (this.pendingSince < 0) return; // waiting for the source (a fill) is not the client's fault
+    if (this.restHandle && this.rest) {
+      const sent = this.rest.sentSoFar(this.restHandle);
+      if (sent !== this.restSent) {
+        this.restSent = sent;
+        this.pendingSince = now;
+      } else if (now - this.pendingSince >= this.limit) {
+        this.res.destroy();
+        this.stop();
+      }
+      return;
+    }
     const unsent = unsentBytes(this.res);
     if (unsent !== this.unsent) {
       if (this.unsent !== -2) this.pendingSince = now; // the kernel took some bytes
@@ -243,6 +321,7 @@ class BodyPump {
   /** The response is over (ended, cut or the client gone): lets go once no read is running. */
   private stop(): void {
     this.closed = true;
+    this.cancelRest();
     if (!this.reading) this.release();
   }
 
