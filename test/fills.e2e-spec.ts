@@ -6,6 +6,7 @@ import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CacheStore } from '../src/cache/cache-store.service.js';
 import { blake2bPrefix } from '../src/common/layout.js';
+import { holdCommits } from './support/hold-commits.js';
 import { fetchDistfile } from './support/http-client.js';
 import { type RunningPortcache, startPortcache } from './support/portcache.js';
 import { sleep, UpstreamServer } from './support/upstream-server.js';
@@ -13,20 +14,6 @@ import { waitForCommit, waitForFillAt } from './support/wait.js';
 
 const MB = 1_000_000;
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-
-/** Holds every commit of `store` until the returned function is called (which may be called again). */
-function holdCommits(store: CacheStore): () => void {
-  const commit = store.commit.bind(store);
-  let letCommit!: () => void;
-  const held = new Promise<void>((resolve) => {
-    letCommit = resolve;
-  });
-  store.commit = async (...args) => {
-    await held;
-    return commit(...args);
-  };
-  return letCommit;
-}
 
 describe('fills', () => {
   const upstreams: UpstreamServer[] = [];

@@ -4,9 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CacheStore } from '../src/cache/cache-store.service.js';
 import { SrcUriResolver } from '../src/repository/src-uri-resolver.service.js';
 import { FIXTURE_REPOS, writeRepo } from '../src/repository/testing/fixture-repos.js';
 import { replicateRepo } from '../src/repository/testing/replicate.js';
+import { holdCommits } from './support/hold-commits.js';
 import { type RunningPortcache, startPortcache } from './support/portcache.js';
 import {
   type BalancerEntry,
@@ -22,6 +24,7 @@ import {
 } from './support/strict-http.js';
 import { TestBed } from './support/test-bed.js';
 import { sleep } from './support/upstream-server.js';
+import { waitForCommit } from './support/wait.js';
 
 const MiB = 1024 * 1024;
 const TOKEN = 'integrity-test-token-0123456789';
@@ -160,6 +163,39 @@ describe('integrity against a mirror that serves the right size with wrong bytes
     expect(again.clean).toBe(true);
     expect(again.body.equals(truth)).toBe(true);
     expect(liar.requestsFor(name)).toHaveLength(liarAsked);
+  });
+
+  // What the hold-back waits for is the check, not the durable commit (fsyncs, rename) after it.
+  // (A far-ahead range is proven against the committed file: it still waits for the commit.)
+  it('ends the responses of a file that passed its check while its commit still runs', async () => {
+    const truth = randomBytes(2 * MiB);
+    const name = 'passed-1.0.tar.gz';
+    const mirror = (await upstream()).add(name, truth, { rate: 8_000_000 });
+    const repo = await writeRepo(join(await bed.tempDir(), 'gentoo'), {
+      name: 'gentoo',
+      entries: { 'app-misc/passed-1.0': `EAPI=8\nSRC_URI=${mirror.url}/distfiles/${name}\n` },
+      manifests: { 'app-misc/passed': distLine(name, truth) },
+    });
+    portcache = await startPortcache({ PORTCACHE_MIRRORS: mirror.url, PORTCACHE_REPOS: repo });
+    await portcache.app.get(SrcUriResolver).whenReady();
+    const store = portcache.app.get(CacheStore);
+    const letCommit = holdCommits(store);
+    const url = `${portcache.url}/distfiles/${name}`;
+    try {
+      const [full, head] = await Promise.all([
+        fetchOutcome(url, { label: 'full', timeoutMs: 10_000 }),
+        fetchOutcome(url, { label: 'first KiB', headers: { range: 'bytes=0-1023' }, timeoutMs: 10_000 }),
+      ]);
+      expect(full.clean).toBe(true);
+      expect(full.body.equals(truth)).toBe(true);
+      expect(head.clean).toBe(true);
+      expect(head.body.equals(truth.subarray(0, 1024))).toBe(true);
+      expect(store.get(name)).toBeUndefined(); // still committing
+    } finally {
+      letCommit();
+    }
+    await waitForCommit(portcache, name);
+    expect(mirror.requestsFor(name)).toHaveLength(1);
   });
 
   describe('while the index is still building', () => {

@@ -64,6 +64,8 @@ export class PartialFile extends EventEmitter {
    * completes with unverified bytes, whatever range it asked for.
    */
   holdBackLastByte = false;
+  /** Passed the check (markVerified) or committed: nothing is held back any more. */
+  private verified = false;
 
   /**
    * The end (exclusive) of what a response for bytes [.., end) may be sent now. A held-back
@@ -72,13 +74,23 @@ export class PartialFile extends EventEmitter {
    */
   sendableUntil(end: number): number {
     const limit = Math.min(end, this.written);
-    if (!this.holdBackLastByte || this.status === 'committed') return limit;
+    if (!this.holdBackLastByte || this.verified) return limit;
     const last = Math.min(end, this.expectedSize ?? Number.POSITIVE_INFINITY);
     return last === Number.POSITIVE_INFINITY ? Math.min(limit, this.written - 1) : Math.min(limit, last - 1);
   }
 
   get done(): boolean {
     return this.status === 'ended' || this.status === 'committed';
+  }
+
+  /**
+   * The whole file passed the Manifest check: held-back responses may end now, while the commit
+   * (fsyncs, rename) still runs. What they read is what was hashed: the bytes on disk.
+   */
+  markVerified(): void {
+    if (this.status !== 'ended') return;
+    this.verified = true;
+    this.wake();
   }
 
   /** No Manifest can verify the file after all (the index was built and does not know it): responses may end. */
@@ -172,6 +184,7 @@ export class PartialFile extends EventEmitter {
 
   markCommitted(): void {
     this.status = 'committed';
+    this.verified = true;
     this.recent.clear(this.written); // late readers read the committed bytes from the file
     this.wake();
     this.closeIfUnused();

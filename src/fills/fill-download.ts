@@ -197,6 +197,7 @@ export class FillDownload {
     }
     const mismatch = await this.verdicts.mismatch(name, fill, digests);
     if (!mismatch) {
+      partial.markVerified();
       await this.verdicts.commit(fill, partial, digests, upstream);
       return 'done';
     }
