@@ -16,6 +16,7 @@ import {
   round,
   runWorker,
   sleep,
+  systemBusySeconds,
   treeCpuSecondsOf,
   waitUntil,
   writeTestFile,
@@ -212,7 +213,11 @@ export async function itemFleet({
     spawnSync('sync', [], { timeout: 120_000 });
     rss.setPhase(`fleet: ${side}`);
     // What the side's server and the upstream used: the clients' share is the same on both sides.
-    const cpuBefore = { server: treeCpuSecondsOf([pids[side]]), upstream: treeCpuSecondsOf([pids.upstream]) };
+    const cpuBefore = {
+      server: treeCpuSecondsOf([pids[side]]),
+      upstream: treeCpuSecondsOf([pids.upstream]),
+      machine: systemBusySeconds(),
+    };
     const { startAtEpochMs, results } = await replay(plan, sideFiles, base, {
       threads,
       timeoutMs,
@@ -222,6 +227,8 @@ export async function itemFleet({
     const cpuSeconds = {
       server: round(treeCpuSecondsOf([pids[side]]) - cpuBefore.server, 2),
       upstream: round(treeCpuSecondsOf([pids.upstream]) - cpuBefore.upstream, 2),
+      // Everything: clients, servers, the loopback's softirqs, the kernel's write-back.
+      machine: round(systemBusySeconds() - cpuBefore.machine, 2),
     };
     const seconds = results.filter((r) => r.ok).map((r) => (r.end - r.start) / 1000);
     const wrong = results.filter((r) => !r.right);
@@ -262,7 +269,7 @@ export async function itemFleet({
         `p95 ${round(stats.p95Seconds, 3)} s per download, ${stats.rightBodies}/${stats.downloads} bodies right, ` +
         `first requests of uncached files ${stats.byKind.firstRequest?.meanSeconds} s, ` +
         `upstream ${round(stats.upstreamRatio, 3)}× the unique bytes in ${upstream.length} requests; ` +
-        `CPU ${cpuSeconds.server} s (${side}), ${cpuSeconds.upstream} s (upstream)`,
+        `CPU ${cpuSeconds.server} s (${side}), ${cpuSeconds.upstream} s (upstream), ${cpuSeconds.machine} s (machine)`,
     );
     return stats;
   };
