@@ -123,7 +123,7 @@ describe('PartialFile readers', () => {
     await other.handle.close();
   });
 
-  it('holds back the last byte of every response of a verifiable fill until the commit', async () => {
+  it('holds back the last byte of every response of a verifiable fill until it has passed its check', async () => {
     partial.holdBackLastByte = true;
     partial.expectedSize = 1000;
     const body = randomBytes(1000);
@@ -144,8 +144,8 @@ describe('PartialFile readers', () => {
     let settled = 0;
     for (const last of lasts) void last.then(() => settled++);
     await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(settled, 'a response ended before the commit').toBe(0);
-    partial.markCommitted();
+    expect(settled, 'a response ended before the check').toBe(0);
+    partial.markVerified(); // the commit (fsyncs, rename) follows
     for (const [i, { end, reader }] of shapes.entries()) {
       expect(Buffer.concat(await lasts[i]).equals(body.subarray(end - 1, end))).toBe(true);
       reader.close();

@@ -60,7 +60,7 @@ export class PartialFile extends EventEmitter {
 
   /**
    * Set for a fill a Manifest can (or, while the index builds, may) verify: no response ends
-   * (its own last byte) before the whole file has passed the check (commit), so no response
+   * (its own last byte) before the whole file has passed the check (markVerified), so no response
    * completes with unverified bytes, whatever range it asked for.
    */
   holdBackLastByte = false;
@@ -69,7 +69,7 @@ export class PartialFile extends EventEmitter {
 
   /**
    * The end (exclusive) of what a response for bytes [.., end) may be sent now. A held-back
-   * response stops one byte short of its own end until the commit; when the length is not
+   * response stops one byte short of its own end until the check; when the length is not
    * known yet, short of the newest byte.
    */
   sendableUntil(end: number): number {

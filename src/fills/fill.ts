@@ -53,7 +53,7 @@ export class Fill {
     this.renew();
   }
 
-  /** Responses hold back their last byte until the commit: a Manifest can, or may yet, verify the file. */
+  /** Responses hold back their last byte until the file passed its check: a Manifest can, or may yet, verify it. */
   get verifiable(): boolean {
     return this.entryPending || this.entry?.verifiable === true;
   }
