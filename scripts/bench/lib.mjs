@@ -743,6 +743,22 @@ export function ownCpuSeconds(pids) {
 }
 
 /** CPU seconds used so far by the running processes `pids` and their children (an nginx master and its workers). */
+/** CPU seconds (user + system) of the main thread of `pid` (its other threads come and go). */
+export function mainThreadCpuSecondsOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const [utime, stime] = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .slice(11, 13)
+      .map(Number);
+    clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+    return (utime + stime) / clockTicks;
+  } catch {
+    return undefined;
+  }
+}
+
 export function treeCpuSecondsOf(pids) {
   const live = new Set(pids.filter(Boolean));
   try {

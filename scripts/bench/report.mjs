@@ -226,9 +226,11 @@ exits. One portcache process serves the whole run.
   each side's mean by kind of download (\`byKind\`: the first request of an uncached file, later
   requests of it, files cached at the start; each by size band). Server
   CPU: user + system seconds of the side's server during its side (portcache's process; the proxy
-  nginx's master and workers), from /proc; the upstream nginx's are in benchmarks.json
-  (\`cpuSeconds\`). Both sides keep the two cores busy, and the clients use most of them: a side's
-  mean time per download follows the CPU the whole machine spends on it (performance-notes).
+  nginx's master and workers), from /proc; the upstream nginx's, portcache's main thread's share,
+  and the machine's busy seconds during the side (/proc/stat: clients, servers, softirqs and the
+  kernel's write-back) are in benchmarks.json (\`cpuSeconds\`). Both sides keep the two cores busy, and the clients use most of
+  them: a side's mean time per download follows the CPU the whole machine spends on it
+  (performance-notes).
 
 benchmarks.json also records, per item, the CPU seconds portcache and the benchmark script used, and
 all raw samples.
