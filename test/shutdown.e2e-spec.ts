@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Client, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -143,6 +144,40 @@ describe('graceful shutdown (SIGTERM)', () => {
       expect(access).toMatchObject([{ status: 200, completed: false, result: 'miss' }]);
     },
   );
+
+  // A hit to a client that stopped reading: its socket is full, and the rest of the body waits
+  // for room in the sendfile addon's poll. The shutdown cuts it like any response, and the
+  // process ends cleanly with the addon's handles (cancelled or not) around.
+  it('cuts a hit whose client stopped reading after the grace, and exits 0', LONG, async () => {
+    const name = 'big-1.0.tar.xz';
+    const body = randomBytes(24 * 1024 * 1024);
+    const { upstream, dir, server } = await setUp({ PORTCACHE_SHUTDOWN_GRACE: '1000ms' });
+    upstream.add(name, body);
+    const fill = await request(distfileUrl(server.url, name));
+    await fill.body.dump();
+    await until('the file is committed', () => existsSync(committed(dir, name)));
+
+    const { port } = new URL(server.url);
+    let received = 0;
+    const socket = connect(Number(port), '127.0.0.1', () =>
+      socket.write(`GET /distfiles/${blake2bPrefix(name)}/${name} HTTP/1.1\r\nHost: x\r\n\r\n`),
+    );
+    cleanup.push(() => socket.destroy());
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > 1024 * 1024) socket.pause();
+    });
+    await until('the client has 1 MiB and stops reading', () => socket.isPaused());
+    await sleep(300); // the server's socket buffer fills
+
+    const signalled = Date.now();
+    server.child.kill('SIGTERM');
+    const exit = await exitOf(server.child, 10_000);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(Date.now() - signalled).toBeGreaterThanOrEqual(900);
+    expect(received).toBeLessThan(body.length);
+  });
 
   it(
     'lets a response that ends within the grace finish: the client gets the whole file, which is committed',
