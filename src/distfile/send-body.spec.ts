@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BufferPool } from '../cache/buffer-pool.js';
 import type { FileSource } from '../cache/file-source.js';
 import { OpenFiles } from '../cache/open-files.js';
-import { bytesWrittenTo, loadSendfile } from '../common/sendfile.js';
+import { bytesWrittenTo, loadSendfile, type SendRest } from '../common/sendfile.js';
 import { type BodyOptions, sendBody } from './send-body.js';
 
 const BODY = randomBytes(300_000);
@@ -492,6 +492,42 @@ describe.each([
     );
     expect(await until(() => sockets() <= before, 2000)).toBe(true);
   });
+
+  it.runIf(rest)(
+    'when the addon cannot start (no descriptor to duplicate), the rest waits through the buffer',
+    async () => {
+      const pool = new CountingPool(64 * 1024, 1024 * 1024, 2, 4);
+      const source = bigFile();
+      let starts = 0;
+      const failing = {
+        ...(sendRest as SendRest),
+        start: () => {
+          starts += 1;
+          throw new Error('sendRest: cannot duplicate the socket descriptor');
+        },
+      };
+      const { server, port } = await serveBig(source, { pool, sendfile, sendRest: failing });
+      try {
+        const socket = connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+        const chunks: Buffer[] = [];
+        let length = 0;
+        socket.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          length += chunk.length;
+          socket.pause();
+          setTimeout(() => socket.resume(), 1);
+        });
+        const headerBytes = () => Buffer.concat(chunks).indexOf('\r\n\r\n') + 4;
+        expect(await until(() => length > 0 && length - headerBytes() >= BIG.length, 20_000)).toBe(true);
+        expect(Buffer.concat(chunks).subarray(headerBytes()).equals(BIG)).toBe(true);
+        expect(starts).toBeGreaterThan(0);
+        socket.destroy();
+        expect(await until(() => source.closed === 1 && pool.outstanding === 0, 2000)).toBe(true);
+      } finally {
+        server.close();
+      }
+    },
+  );
 
   it('a file shorter than the response says cuts the connection: never a clean end', async () => {
     const pool = new CountingPool(64 * 1024, 1024 * 1024, 2, 4);

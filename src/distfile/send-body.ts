@@ -207,17 +207,21 @@ class BodyPump {
   /** The socket is full: the addon sends the rest when it has room (false: no addon, wait through the buffer). */
   private sendRestFrom(socketFd: number): boolean {
     if (!this.rest) return false;
+    try {
+      this.restHandle = this.rest.start(
+        socketFd,
+        this.source.fd as number,
+        this.position,
+        this.end,
+        REST_TURN_BYTES,
+        this.onRestDone,
+      );
+    } catch {
+      return false; // no descriptor left to duplicate: this one waits through the buffer
+    }
     this.reading = true; // holds the file until the addon is done or cancelled
     this.pendingSince = sweeps;
     this.restSent = 0;
-    this.restHandle = this.rest.start(
-      socketFd,
-      this.source.fd as number,
-      this.position,
-      this.end,
-      REST_TURN_BYTES,
-      this.onRestDone,
-    );
     return true;
   }
 
