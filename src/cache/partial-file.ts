@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { type promises as fs, readSync } from 'node:fs';
+import type { promises as fs } from 'node:fs';
 import type { Digests } from './digests.js';
 import type { DiskIo } from './disk-io.js';
 import type { FileSource } from './file-source.js';
 import type { FileDigester } from './hash-threads.js';
+import { PartialFileReader } from './partial-file-reader.js';
 import { RecentBytes } from './recent-bytes.js';
 
 /**
@@ -14,8 +15,6 @@ const WAKE_BYTES = 256 * 1024;
 const WAKE_MS = 5;
 /** Bytes kept in memory behind the end of the fill (see RecentBytes). */
 const RECENT_BYTES = 512 * 1024;
-/** At most this much per read from memory: what a response holds while its socket drains. */
-const RECENT_READ = 256 * 1024;
 
 export type PartialStatus = 'filling' | 'ended' | 'committed' | 'failed';
 
@@ -235,74 +234,5 @@ export class PartialFile extends EventEmitter {
     if (this.closed || this.openReaders > 0 || this.status === 'filling' || this.status === 'ended') return;
     this.closed = true;
     this.handle.close().catch(() => undefined);
-  }
-}
-
-/** Reads what the fill has written so far; for the rest, waits (up to the stall timeout) for progress. */
-class PartialFileReader implements FileSource {
-  private readonly generation: number;
-
-  constructor(
-    private readonly file: PartialFile,
-    private readonly onClose: () => void,
-  ) {
-    this.generation = file.generation;
-  }
-
-  close(): void {
-    this.file.releaseRecent(this);
-    this.onClose();
-  }
-
-  read(
-    position: number,
-    end: number,
-    buffer: Buffer,
-    callback: (error: Error | null, chunks: readonly Buffer[]) => void,
-  ): void {
-    this.file.releaseRecent(this); // the views of the previous read were sent
-    let now: readonly Buffer[] | undefined;
-    try {
-      now = this.readNow(position, end, buffer);
-    } catch (error) {
-      callback(error as Error, []);
-      return;
-    }
-    if (now) {
-      callback(null, now);
-      return;
-    }
-    const file = this.file;
-    const stallTimer = setTimeout(() => {
-      file.off('progress', onProgress);
-      callback(new Error(`${file.name}: no bytes from upstream for ${file.readerStallMs} ms`), []);
-    }, file.readerStallMs);
-    const onProgress = () => {
-      clearTimeout(stallTimer);
-      this.read(position, end, buffer, callback);
-    };
-    file.once('progress', onProgress);
-  }
-
-  /** The bytes at `position` (none: the end) if there is an answer without waiting; throws a failure. */
-  private readNow(position: number, end: number, buffer: Buffer): readonly Buffer[] | undefined {
-    const file = this.file;
-    if (file.generation !== this.generation) throw this.changed();
-    const limit = file.sendableUntil(end);
-    if (position < limit) {
-      const recent = file.recentBytes(this, position, Math.min(limit, position + RECENT_READ));
-      if (recent) return recent;
-      // Just written, so in the page cache: a synchronous read costs less than a thread-pool hop.
-      const length = Math.min(buffer.length, limit - position);
-      const bytesRead = readSync(file.handle.fd, buffer, 0, length, position);
-      if (bytesRead === 0) throw new Error(`${file.name}: temporary file shrank while reading`);
-      return [buffer.subarray(0, bytesRead)];
-    }
-    if (file.status === 'failed') throw file.failure ?? new Error(`${file.name}: fill failed`);
-    return file.done && limit === Math.min(end, file.written) ? [] : undefined;
-  }
-
-  private changed(): Error {
-    return new Error(`${this.file.name}: upstream bytes changed during the fill`);
   }
 }

@@ -93,6 +93,25 @@ function rawClient(port: number): { socket: Socket; received: () => number } {
   return { socket, received: () => received };
 }
 
+/**
+ * A GET whose client reads in bursts with pauses, so that the server finds the socket full again
+ * and again. Resolves with the socket once `length` body bytes arrived, and the body.
+ */
+async function readSlowly(port: number, length: number): Promise<Socket & { body: Buffer }> {
+  const socket = connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+  const chunks: Buffer[] = [];
+  let received = 0;
+  socket.on('data', (chunk: Buffer) => {
+    chunks.push(chunk);
+    received += chunk.length;
+    socket.pause();
+    setTimeout(() => socket.resume(), 1);
+  });
+  const headerBytes = () => Buffer.concat(chunks).indexOf('\r\n\r\n') + 4;
+  expect(await until(() => received > 0 && received - headerBytes() >= length, 20_000)).toBe(true);
+  return Object.assign(socket, { body: Buffer.concat(chunks).subarray(headerBytes()) });
+}
+
 async function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
   for (const deadline = Date.now() + timeoutMs; !condition(); await sleep(10)) {
     if (Date.now() > deadline) return false;
@@ -381,19 +400,8 @@ describe.each([
     const source = bigFile();
     const { server, port } = await serveBig(source, { pool, sendfile, sendRest, clientTimeoutMs: 5000 });
     try {
-      const socket = connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
-      const chunks: Buffer[] = [];
-      let length = 0;
-      // Reads in bursts with pauses, so that the server finds the socket full again and again.
-      socket.on('data', (chunk: Buffer) => {
-        chunks.push(chunk);
-        length += chunk.length;
-        socket.pause();
-        setTimeout(() => socket.resume(), 1);
-      });
-      const headerBytes = () => Buffer.concat(chunks).indexOf('\r\n\r\n') + 4;
-      expect(await until(() => length > 0 && length - headerBytes() >= BIG.length, 20_000)).toBe(true);
-      expect(Buffer.concat(chunks).subarray(headerBytes()).equals(BIG)).toBe(true);
+      const socket = await readSlowly(port, BIG.length);
+      expect(socket.body.equals(BIG)).toBe(true);
       if (rest) {
         // Only the first buffer, with the headers: the waits went through the addon.
         expect(source.bytesRead).toBeLessThanOrEqual(64 * 1024);
@@ -508,18 +516,8 @@ describe.each([
       };
       const { server, port } = await serveBig(source, { pool, sendfile, sendRest: failing });
       try {
-        const socket = connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
-        const chunks: Buffer[] = [];
-        let length = 0;
-        socket.on('data', (chunk: Buffer) => {
-          chunks.push(chunk);
-          length += chunk.length;
-          socket.pause();
-          setTimeout(() => socket.resume(), 1);
-        });
-        const headerBytes = () => Buffer.concat(chunks).indexOf('\r\n\r\n') + 4;
-        expect(await until(() => length > 0 && length - headerBytes() >= BIG.length, 20_000)).toBe(true);
-        expect(Buffer.concat(chunks).subarray(headerBytes()).equals(BIG)).toBe(true);
+        const socket = await readSlowly(port, BIG.length);
+        expect(socket.body.equals(BIG)).toBe(true);
         expect(starts).toBeGreaterThan(0);
         socket.destroy();
         expect(await until(() => source.closed === 1 && pool.outstanding === 0, 2000)).toBe(true);
