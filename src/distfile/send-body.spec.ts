@@ -527,6 +527,40 @@ describe.each([
     },
   );
 
+  it('a response cut mid-body (as at shutdown) has every byte it sent counted by the time others hear of its close', async () => {
+    const pool = new CountingPool(64 * 1024, 1024 * 1024, 2, 4);
+    const source = bigFile();
+    let counted = -1;
+    let cut = (): void => undefined;
+    const { server, port } = await listen((res) => {
+      // As the access log does: listening from before the body starts.
+      res.on('close', () => {
+        counted = bytesWrittenTo(res.socket as Socket);
+      });
+      cut = () => res.socket?.destroy();
+      res.writeHead(200, ['content-length', String(BIG.length)]);
+      sendBody(res, source, 0, BIG.length, { pool, sendfile, sendRest });
+    });
+    try {
+      const client = rawClient(port);
+      client.socket.pause(); // the server's socket fills: the rest waits (in the addon, with sendRest)
+      await sleep(300);
+      client.socket.resume();
+      await until(() => client.received() > 8_000_000, 5000); // sent while it waited
+      client.socket.pause();
+      await sleep(200);
+      cut();
+      client.socket.resume(); // what the server sent before the cut still arrives
+      const ended = await until(() => client.socket.readableEnded || client.socket.destroyed, 5000);
+      expect(ended).toBe(true);
+      expect(await until(() => counted >= 0, 2000)).toBe(true);
+      expect(counted).toBeGreaterThanOrEqual(client.received());
+      expect(await until(() => source.closed === 1 && pool.outstanding === 0, 2000)).toBe(true);
+    } finally {
+      server.close();
+    }
+  });
+
   it('a file shorter than the response says cuts the connection: never a clean end', async () => {
     const pool = new CountingPool(64 * 1024, 1024 * 1024, 2, 4);
     const source = bigFile();

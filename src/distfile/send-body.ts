@@ -152,8 +152,9 @@ class BodyPump {
     // With sendfile the buffer carries the first bytes (with the headers) and waits: a small one.
     this.buffer = pool.take(this.direct ? Math.min(end - position, pool.smallSize) : end - position);
     // 'close' comes once the last byte was handed to the kernel, or when the client is gone;
-    // either way no write holds the buffer any more.
-    res.once('close', this.onClose);
+    // either way no write holds the buffer any more. Heard first, so that the bytes the addon
+    // sent are counted before other listeners (the access log) read them.
+    res.prependOnceListener('close', this.onClose);
     // +1: the write may have started just before a sweep, which then counts a whole interval.
     this.limit = clientTimeoutMs && clientTimeoutMs > 0 ? Math.ceil(clientTimeoutMs / SWEEP_MS) + 1 : 0;
     if (this.limit > 0) BodyPump.watch(this);
