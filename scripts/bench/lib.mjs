@@ -505,8 +505,18 @@ export function parseWrk(text) {
  * `withReapedChildren`, plus those of the children it has waited for.
  */
 export function cpuSecondsOf(pid, withReapedChildren = false) {
+  return cpuSecondsIn(`/proc/${pid}/stat`, withReapedChildren);
+}
+
+/** CPU seconds (user + system) of the main thread of `pid` (its other threads come and go). */
+export function mainThreadCpuSecondsOf(pid) {
+  return cpuSecondsIn(`/proc/${pid}/task/${pid}/stat`, false);
+}
+
+/** From a stat file of /proc (a process's or one thread's: the same fields). */
+function cpuSecondsIn(statPath, withReapedChildren) {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(statPath, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // fields[0] is field 3 (state): utime and stime are fields 14 and 15, in clock ticks.
     clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
@@ -743,22 +753,6 @@ export function ownCpuSeconds(pids) {
 }
 
 /** CPU seconds used so far by the running processes `pids` and their children (an nginx master and its workers). */
-/** CPU seconds (user + system) of the main thread of `pid` (its other threads come and go). */
-export function mainThreadCpuSecondsOf(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
-    const [utime, stime] = stat
-      .slice(stat.lastIndexOf(')') + 2)
-      .split(' ')
-      .slice(11, 13)
-      .map(Number);
-    clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
-    return (utime + stime) / clockTicks;
-  } catch {
-    return undefined;
-  }
-}
-
 export function treeCpuSecondsOf(pids) {
   const live = new Set(pids.filter(Boolean));
   try {
