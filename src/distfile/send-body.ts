@@ -227,12 +227,8 @@ class BodyPump {
   }
 
   private readonly onRestDone = (status: number, sent: number): void => {
-    this.restHandle = undefined;
-    this.reading = false;
+    this.restEnded(sent);
     this.pendingSince = -1;
-    this.position += sent;
-    const socket = this.res.socket;
-    if (socket) countSentDirectly(socket, sent);
     if (this.closed) this.release();
     else if (status === 0) this.res.end();
     else
@@ -245,13 +241,18 @@ class BodyPump {
   private cancelRest(): void {
     const handle = this.restHandle;
     if (!handle || !this.rest) return;
-    this.restHandle = undefined;
     const sent = this.rest.sentSoFar(handle);
     this.rest.cancel(handle);
+    this.restEnded(sent);
+  }
+
+  /** The addon let go of the file, having sent `sent` bytes: counts them. */
+  private restEnded(sent: number): void {
+    this.restHandle = undefined;
+    this.reading = false;
     this.position += sent;
     const socket = this.res.socket;
     if (socket) countSentDirectly(socket, sent);
-    this.reading = false;
   }
 
   private readonly resume = (): void => {
