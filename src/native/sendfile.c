@@ -83,6 +83,14 @@ static void stop(Loop* loop) {
   uv_close((uv_handle_t*)&loop->poll, on_closed);
 }
 
+// Lets go of the JavaScript callback and its async context: it will not be called (again).
+static void forget_callback(Loop* loop) {
+  napi_delete_reference(loop->env, loop->callback);
+  loop->callback = NULL;
+  napi_async_destroy(loop->env, loop->async);
+  loop->async = NULL;
+}
+
 // status: 0 all sent, 1 the file ended early, -errno an error.
 static void finish(Loop* loop, int64_t status) {
   napi_env env = loop->env;
@@ -94,16 +102,13 @@ static void finish(Loop* loop, int64_t status) {
   napi_create_object(env, &resource);
   napi_create_int64(env, status, &argv[0]);
   napi_create_int64(env, loop->sent, &argv[1]);
-  napi_delete_reference(env, loop->callback);
-  loop->callback = NULL;
   if (napi_make_callback(env, loop->async, resource, callback, 2, argv, &ignored) ==
       napi_pending_exception) {
     napi_value error;
     napi_get_and_clear_last_exception(env, &error);
     napi_fatal_exception(env, error);
   }
-  napi_async_destroy(env, loop->async);
-  loop->async = NULL;
+  forget_callback(loop);
   napi_close_handle_scope(env, scope);
 }
 
@@ -212,10 +217,7 @@ static napi_value Cancel(napi_env env, napi_callback_info info) {
   if (!loop) return NULL;
   if (!loop->finished) {
     stop(loop);
-    napi_delete_reference(env, loop->callback);
-    loop->callback = NULL;
-    napi_async_destroy(env, loop->async);
-    loop->async = NULL;
+    forget_callback(loop);
   }
   return NULL;
 }
