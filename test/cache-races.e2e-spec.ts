@@ -144,7 +144,15 @@ describe('cache races: imports against fills, commits against hits, metadata aga
       await start({ PORTCACHE_MIRRORS: mirror.url, PORTCACHE_REPOS: repo });
       const first = await fetchOutcome(url(name), { label: 'fill v0' });
       expect(first.body.equals(versions[0])).toBe(true);
-      await until('v0 is cached', async () => (await explain(name)).cache.cached, 5000);
+      // The fill holds the name until its commit is durable, after the client had every byte.
+      await until(
+        'v0 is cached and its fill is over',
+        async () => {
+          const { cache } = await explain(name);
+          return cache.cached && !cache.filling;
+        },
+        5000,
+      );
 
       const heads: Outcome[] = [];
       const gets: Outcome[] = [];

@@ -128,7 +128,15 @@ describe('integrity against a mirror that serves the right size with wrong bytes
     expect(cleanWrong(outcomes, truth)).toEqual([]);
 
     // After the dust settles: the truth is cached and served as a hit.
-    await until('the truth is cached', async () => (await explain(name)).cache.cached, 15_000);
+    // Its fill holds the name (the DELETE below) until its commit is durable.
+    await until(
+      'the truth is cached and its fill is over',
+      async () => {
+        const { cache } = await explain(name);
+        return cache.cached && !cache.filling;
+      },
+      15_000,
+    );
     const explained = await explain(name);
     expect(explained.cache.BLAKE2B).toBe(digestOf('blake2b512', truth));
     expect(explained.cache.matchesIndex).toBe(true);
