@@ -44,8 +44,11 @@ export class FillDownload {
     private readonly attempts: SourceAttempt,
     private readonly verdicts: FillVerdicts,
   ) {
-    this.slots = new FillSlots(config.maxFills, config.maxFills * 16, config.queueWaitMs);
-    this.settling = new FillSlots(config.maxFills, 0, 0);
+    this.slots = new FillSlots(config.maxFills, {
+      maxQueue: config.maxFills * 16,
+      waitMs: config.queueWaitMs,
+    });
+    this.settling = new FillSlots(config.maxFills);
   }
 
   async run(name: string, fill: Fill): Promise<void> {

@@ -19,23 +19,34 @@ export function retryAfterSeconds(waitMs: number): number {
   return Math.max(1, Math.ceil(waitMs / 1000));
 }
 
-/** Caps simultaneous fills; misses beyond the cap wait in a bounded queue for a bounded time. */
+/** How long and how many misses may wait for a slot in `FillSlots.acquire`. */
+export interface QueueBounds {
+  readonly maxQueue: number;
+  readonly waitMs: number;
+}
+
+/**
+ * Caps simultaneous work. `acquire` (new downloads) waits in a queue bounded in length and time;
+ * `wait` (work already under way, which must finish) waits as long as it takes.
+ */
 export class FillSlots {
   private active = 0;
   private readonly queue: Array<() => void> = [];
 
+  /** Without `bounds` only `wait` may be used. */
   constructor(
     private readonly max: number,
-    private readonly maxQueue: number,
-    private readonly waitMs: number,
+    private readonly bounds?: QueueBounds,
   ) {}
 
   /** Resolves with a release function, or rejects with RetryLater when the wait runs out. */
   acquire(): Promise<() => void> {
+    if (!this.bounds) throw new Error('FillSlots without queue bounds: use wait()');
+    const { maxQueue, waitMs } = this.bounds;
     const free = this.takeFree();
     if (free) return Promise.resolve(free);
-    const retryAfter = retryAfterSeconds(this.waitMs);
-    if (this.queue.length >= this.maxQueue) {
+    const retryAfter = retryAfterSeconds(waitMs);
+    if (this.queue.length >= maxQueue) {
       return Promise.reject(
         new RetryLater(`Busy: ${this.max} downloads running and the queue is full`, retryAfter),
       );
@@ -47,8 +58,8 @@ export class FillSlots {
       };
       const timer = setTimeout(() => {
         this.queue.splice(this.queue.indexOf(grant), 1);
-        reject(new RetryLater(`Busy: no download slot freed within ${this.waitMs} ms`, retryAfter));
-      }, this.waitMs);
+        reject(new RetryLater(`Busy: no download slot freed within ${waitMs} ms`, retryAfter));
+      }, waitMs);
       this.queue.push(grant);
     });
   }
