@@ -46,7 +46,7 @@ describe('FillSlots', () => {
     const waiters = Array.from({ length: 50 }, () => settling.wait());
     await vi.advanceTimersByTimeAsync(60_000);
     let granted = 0;
-    waiters.forEach((w) => w.then(() => granted++));
+    for (const waiter of waiters) void waiter.then(() => granted++);
     await Promise.resolve();
     expect(granted).toBe(0);
     release();
