@@ -1,8 +1,6 @@
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { depScanner } from './dep-string.js';
-import { hexPairs, packDistLines } from './manifest.js';
-import { md5Packer } from './md5-cache-pack.js';
+import { READER_THREAD_SOURCE, type ReaderReply } from './repository-reader-thread.js';
 
 /** What the reader thread makes of the files: Manifests' DIST lines or md5-cache entries, packed. */
 export type PackAs = 'dists' | 'md5-cache';
@@ -46,101 +44,6 @@ export interface RepositoryReader {
   close(): Promise<void>;
 }
 
-// Plain CommonJS for `eval`: the worker must not depend on how the project is compiled (the
-// packers come in as their own compiled source text, which uses nothing outside itself).
-// Files are read into buffers that travel to the main thread and come back ('return') once
-// parsed: a fresh buffer per batch or per file would pile up until a GC frees it, and malloc
-// keeps that high-water mark for good.
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const fs = require('node:fs');
-const packDistLines = ${packDistLines.toString()};
-const PAIRS = (${hexPairs.toString()})();
-const packMd5Cache = (${md5Packer.toString()})((${depScanner.toString()})(), require('node:buffer').isUtf8);
-let packed = Buffer.alloc(1 << 16);
-const missing = (error) => error.code === 'ENOENT' || error.code === 'ENOTDIR';
-const pool = [];
-const ensure = (data, total, end) => {
-  if (end <= data.length) return data;
-  const grown = Buffer.from(new ArrayBuffer(Math.max(2 * data.length, end)));
-  data.copy(grown, 0, 0, total);
-  return grown;
-};
-parentPort.on('message', ({ id, op, paths, buffer, pack }) => {
-  if (op === 'return') {
-    pool.push(buffer);
-    return;
-  }
-  if (op === 'touch') {
-    const bytes = new Uint8Array(buffer);
-    for (let i = 0; i < bytes.length; i += 4096) bytes[i] = 0;
-    parentPort.postMessage({ id, ctimes: [], errors: [] });
-    return;
-  }
-  const ctimes = paths.map(() => NaN);
-  const errors = [];
-  if (op === 'stat') {
-    paths.forEach((path, i) => {
-      try { ctimes[i] = fs.statSync(path).ctimeMs; } catch (error) { if (!missing(error)) errors.push([i, error.message]); }
-    });
-    parentPort.postMessage({ id, ctimes, errors });
-    return;
-  }
-  let data = Buffer.from(pool.pop() ?? new ArrayBuffer(1 << 19));
-  const ends = [];
-  let total = 0;
-  paths.forEach((path, i) => {
-    let fd;
-    try {
-      fd = fs.openSync(path, 'r');
-      const stat = fs.fstatSync(fd);
-      const end = total + stat.size;
-      data = ensure(data, total, end);
-      let length = total;
-      while (length < end) {
-        const n = fs.readSync(fd, data, length, end - length, length - total);
-        if (n === 0) break;
-        length += n;
-      }
-      if (pack === 'md5-cache') {
-        // The entry's bytes stay: the packed table points into them.
-        let n = packMd5Cache(data, total, length, packed, 0);
-        if (n < 0) {
-          packed = Buffer.alloc(Math.max(-n, 2 * packed.length));
-          n = packMd5Cache(data, total, length, packed, 0);
-        }
-        data = ensure(data, length, length + n + 4);
-        packed.copy(data, length, 0, n);
-        data.writeUInt32LE(length - total, length + n);
-        length += n + 4;
-      } else if (pack === 'dists') {
-        if (packed.length < 2 * (length - total) + 16) packed = Buffer.alloc(2 * (length - total) + 16);
-        const n = packDistLines(data, total, length, packed, 0, PAIRS);
-        data = ensure(data, total, total + n);
-        packed.copy(data, total, 0, n);
-        length = total + n;
-      }
-      total = length;
-      ctimes[i] = stat.ctimeMs;
-    } catch (error) {
-      if (!missing(error)) errors.push([i, error.message]);
-    } finally {
-      if (fd !== undefined) fs.closeSync(fd);
-    }
-    ends.push(total);
-  });
-  parentPort.postMessage({ id, ctimes, ends, errors, buffer: data.buffer }, [data.buffer]);
-});
-`;
-
-interface WorkerReply {
-  id: number;
-  ctimes: number[];
-  ends?: number[];
-  errors: Array<[number, string]>;
-  buffer?: ArrayBuffer;
-}
-
 /**
  * One file of a batch, its view made when asked for: a batch is parsed over a few young
  * generation collections, and a view per file made up front lived through them into old space.
@@ -165,17 +68,17 @@ const SPARES = 2;
 /** Enough to keep the worker reading while the main thread parses; more only adds buffers. */
 const READS_AT_ONCE = 4;
 
+interface Thread {
+  readonly worker: Worker;
+  readonly pending: Map<number, { resolve: (reply: ReaderReply) => void; reject: (error: Error) => void }>;
+}
+
 /**
  * Reads on one worker thread with synchronous calls. On a 51k-file tree the async fs API
  * spends more time in thread-pool round trips than in reading (fs.promises.readFile: 2.4 s,
  * callbacks with 64 in flight: 0.6 s of contention on two cores; sync: 0.3 s), and the main
  * thread stays free to parse what the worker read. The worker is unref'ed and ends when idle.
  */
-interface Thread {
-  readonly worker: Worker;
-  readonly pending: Map<number, { resolve: (reply: WorkerReply) => void; reject: (error: Error) => void }>;
-}
-
 export class NodeRepositoryReader implements RepositoryReader {
   private thread: Thread | undefined;
   private nextId = 0;
@@ -270,7 +173,7 @@ export class NodeRepositoryReader implements RepositoryReader {
     paths: readonly string[],
     pack?: PackAs,
     buffer?: SharedArrayBuffer,
-  ): Promise<WorkerReply> {
+  ): Promise<ReaderReply> {
     clearTimeout(this.idleTimer);
     const thread = this.thread ?? this.start();
     const id = this.nextId++;
@@ -281,10 +184,10 @@ export class NodeRepositoryReader implements RepositoryReader {
   }
 
   private start(): Thread {
-    const thread: Thread = { worker: new Worker(WORKER_SOURCE, { eval: true }), pending: new Map() };
+    const thread: Thread = { worker: new Worker(READER_THREAD_SOURCE, { eval: true }), pending: new Map() };
     const { worker, pending } = thread;
     worker.unref();
-    worker.on('message', (reply: WorkerReply) => {
+    worker.on('message', (reply: ReaderReply) => {
       pending.get(reply.id)?.resolve(reply);
       pending.delete(reply.id);
       if (pending.size === 0 && this.thread === thread) {
