@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StatsService } from '../src/admin/stats.service.js';
 import type { TrafficStats } from '../src/admin/traffic-stats.js';
 import { JanitorScheduler } from '../src/janitor/janitor.service.js';
+import { requestRecord } from '../src/metrics/testing/request-record.js';
 import type { RequestRecord } from '../src/metrics/traffic.service.js';
 import { SrcUriResolver } from '../src/repository/src-uri-resolver.service.js';
 import { writeRepo } from '../src/repository/testing/fixture-repos.js';
@@ -374,7 +375,6 @@ describe('status page in a browser', () => {
     const history = app.app.get(TrafficHistory);
     const stats = (app.app.get(StatsService, { strict: false }) as unknown as { stats: TrafficStats }).stats;
     const now = Date.now();
-    const base = { id: 'x', method: 'GET', status: 200, durationMs: 1, client: '', completed: true };
     const popular = [...names(cached), 'ninja-1.12.1.tar.gz'];
     for (let minute = 24 * 60 - 1; minute > 2; minute--) {
       const at = now - minute * 60_000;
@@ -382,14 +382,7 @@ describe('status page in a browser', () => {
       const load = (0.25 + Math.max(0, Math.sin(((hour - 6) / 24) * 2 * Math.PI))) * (0.5 + Math.random());
       const record = (result: RequestRecord['result'], source: RequestRecord['source'], bytes: number) => {
         const name = popular[Math.floor(Math.random() ** 2 * popular.length)];
-        const request = {
-          ...base,
-          path: `/distfiles/${name}`,
-          name,
-          result,
-          source,
-          bytes: Math.round(bytes),
-        };
+        const request = requestRecord({ name, result, source, bytes: Math.round(bytes) });
         history.add(request, at);
         stats.add(request, at);
       };

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { requestRecord } from '../metrics/testing/request-record.js';
 import type { RequestRecord } from '../metrics/traffic.service.js';
 import { NameCounter, TrafficStats } from './traffic-stats.js';
 
@@ -10,20 +11,8 @@ function record(
   result: RequestRecord['result'],
   source: RequestRecord['source'],
   bytes: number,
-) {
-  return {
-    id: 'x',
-    method: 'GET',
-    path: `/distfiles/${name}`,
-    name,
-    status: 200,
-    bytes,
-    durationMs: 1,
-    result,
-    source,
-    client: '127.0.0.1',
-    completed: true,
-  } satisfies RequestRecord;
+): RequestRecord {
+  return requestRecord({ name, result, source, bytes });
 }
 
 describe('TrafficStats', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { requestRecord } from '../metrics/testing/request-record.js';
 import { statusView } from './status-view.js';
 import { inputs, MiB, NOW, source } from './testing/status-inputs.js';
 import { TrafficHistory } from './traffic-history.js';
@@ -51,18 +52,8 @@ describe('statusView', () => {
 
   it('takes the 24 h figures from the statistics and the last hour from the history', () => {
     const history = new TrafficHistory();
-    const hit = {
-      id: 'x',
-      method: 'GET',
-      path: '/d/a',
-      name: 'a',
-      status: 200,
-      durationMs: 1,
-      client: '',
-      completed: true,
-    } as const;
-    history.add({ ...hit, result: 'hit', source: 'cache', bytes: 3 * MiB }, NOW - 120_000);
-    history.add({ ...hit, result: 'miss', source: 'fill', bytes: MiB }, NOW);
+    history.add(requestRecord({ result: 'hit', source: 'cache', bytes: 3 * MiB }), NOW - 120_000);
+    history.add(requestRecord({ result: 'miss', source: 'fill', bytes: MiB }), NOW);
     const view = statusView(
       inputs({ lastHour: history.series(NOW, 60, 1), lastDay: history.series(NOW, 48, 30) }),
     );

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { requestRecord } from '../metrics/testing/request-record.js';
 import type { RequestRecord } from '../metrics/traffic.service.js';
 import { TrafficHistory, totalOf } from './traffic-history.js';
 
@@ -12,19 +13,7 @@ function record(
   source: RequestRecord['source'],
   bytes: number,
 ): RequestRecord {
-  return {
-    id: 'x',
-    method: 'GET',
-    path: '/distfiles/a',
-    name: 'a',
-    status: 200,
-    bytes,
-    durationMs: 1,
-    result,
-    source,
-    client: '127.0.0.1',
-    completed: true,
-  };
+  return requestRecord({ result, source, bytes });
 }
 
 describe('TrafficHistory', () => {
