@@ -50,6 +50,7 @@ import {
   run,
   simultaneousClients,
   sleep,
+  startCommandOf,
   startDaemon,
   systemBusySeconds,
   throttledClient,
@@ -103,6 +104,7 @@ const config = {
   fleetMinBytes: intSetting('BENCH_FLEET_MIN_KIB', 64, 64) * KiB,
   fleetMaxBytes: intSetting('BENCH_FLEET_MAX_MIB', 64, 16) * MiB,
   fleetSeed: intSetting('BENCH_FLEET_SEED', 1, 1),
+  fleetRounds: intSetting('BENCH_FLEET_ROUNDS', 4, 2),
   rssSampleMs: 200,
   timeoutMinutes: intSetting('BENCH_TIMEOUT_MIN', 20, 10),
   items: stringSetting('BENCH_ITEMS', '1,2,3,4,5,7,8,9')
@@ -344,9 +346,11 @@ async function main() {
       seed: config.fleetSeed,
     });
     log(
-      `writing 2 × ${plan.sizes.length} fleet files of ${round(plan.sizes.reduce((a, b) => a + b) / MiB, 0)} MiB`,
+      `writing 2 × ${plan.sizes.length} fleet files of ${round(plan.sizes.reduce((a, b) => a + b) / MiB, 0)} MiB` +
+        ` (and hard links to them for ${config.fleetRounds - 1} more round(s))`,
     );
-    fleet = { plan, files: writeFleetFiles(plan, { upstreamDistfiles, cacheDir }) };
+    const rounds = config.fleetRounds;
+    fleet = { plan, files: writeFleetFiles(plan, { upstreamDistfiles, cacheDir, rounds }) };
   }
   log('sync (so that write-back of the test data does not run during the measurements)');
   spawnSync('sync', [], { timeout: 300_000 });
@@ -400,10 +404,10 @@ async function main() {
     delete out.config.portcacheEnvPassedThrough[key];
   }
   const pcLogPath = join(tmp, 'portcache.log');
-  // The node flags of `npm start`, so that what is measured is what an admin runs.
-  const startScript = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start;
-  const nodeFlags = startScript.split(/\s+/).filter((arg) => arg.startsWith('--'));
+  const { env: startEnv, flags: nodeFlags } = startCommandOf(ROOT);
+  Object.assign(pcEnv, startEnv);
   out.config.portcacheNodeFlags = nodeFlags;
+  out.config.portcacheStartEnv = startEnv;
   const pc = startDaemon('portcache', process.execPath, [...nodeFlags, join(ROOT, 'dist', 'main.js')], {
     logPath: pcLogPath,
     env: pcEnv,
@@ -1166,50 +1170,50 @@ function buildRows(out) {
     (s.cpuSeconds ? `, server CPU ${fmt(s.cpuSeconds.server, 1)} s` : '');
   add(
     '9a',
-    `Fleet replay: ${c.fleetClients} clients × ${c.fleetFiles} distfiles (${c.fleetMinBytes / KiB} KiB–${c.fleetMaxBytes / MiB} MiB), ⅔ uncached, 10 % resumed: mean time per download, portcache / nginx proxy_cache`,
+    `Fleet replay: ${c.fleetClients} clients × ${c.fleetFiles} distfiles (${c.fleetMinBytes / KiB} KiB–${c.fleetMaxBytes / MiB} MiB), ⅔ uncached, 10 % resumed; ${c.fleetRounds} paired rounds in ABBA order, median of the rounds' ratios: mean time per download, portcache / nginx proxy_cache`,
     'fleetMean',
     fleet,
     () => ({
-      portcache: side(fleet.portcache),
-      reference: `${side(fleet.nginx)} (nginx proxy_cache)`,
+      portcache: `${side(fleet.portcache)} (round ${fleet.shownRound})`,
+      reference: `${side(fleet.nginx)} (nginx proxy_cache); rounds: ${fleet.meanRatios.map((r) => fmt(r, 3)).join(', ')}`,
       result: fmt(fleet.meanRatio, 3),
       value: fleet.meanRatio,
     }),
   );
   add(
     '9b',
-    'Same run: bytes the upstream served / bytes of the uncached files',
+    'Same rounds: bytes the upstream served / bytes of the uncached files (the worst round)',
     'fleetUpstream',
     fleet,
     () => ({
-      portcache: `${fleet.portcache.upstreamBytes.toLocaleString('en-US')} B in ${fleet.portcache.upstreamRequests} request(s)`,
-      reference: `${fmt(fleet.nginx.upstreamRatio, 3)} (nginx proxy_cache), unique ${fleet.uniqueBytes.toLocaleString('en-US')} B`,
-      result: fmt(fleet.portcache.upstreamRatio, 3),
-      value: fleet.portcache.upstreamRatio,
+      portcache: `${fleet.upstream.portcacheBytes.toLocaleString('en-US')} B in ${fleet.upstream.portcacheRequests} request(s)`,
+      reference: `${fleet.upstream.nginxRatios.map((r) => fmt(r, 3)).join(', ')} (nginx proxy_cache), unique ${fleet.upstream.uniqueBytes.toLocaleString('en-US')} B`,
+      result: fmt(fleet.upstream.portcacheWorstRatio, 3),
+      value: fleet.upstream.portcacheWorstRatio,
     }),
   );
   add(
     '9c',
-    'Same run: assembled bodies (resumes included) byte-identical to the source',
+    'Same rounds: assembled bodies (resumes included) byte-identical to the source',
     'fleetRight',
     fleet,
     () => ({
-      portcache: `${fleet.portcache.rightBodies} / ${fleet.portcache.downloads}`,
-      reference: `${fleet.nginx.rightBodies} / ${fleet.nginx.downloads} (nginx proxy_cache)`,
-      result: `${fleet.portcache.rightBodies} / ${fleet.portcache.downloads}`,
-      value: fleet.portcache.rightBodies / fleet.portcache.downloads,
+      portcache: `${fleet.bodies.portcacheRight} / ${fleet.bodies.portcacheDownloads}`,
+      reference: `${fleet.bodies.nginxRight} / ${fleet.bodies.nginxDownloads} (nginx proxy_cache)`,
+      result: `${fleet.bodies.portcacheRight} / ${fleet.bodies.portcacheDownloads}`,
+      value: fleet.bodies.portcacheRight / fleet.bodies.portcacheDownloads,
     }),
   );
   add(
     '9d',
-    'Same run: peak RSS of portcache during its side (sampled VmRSS, MB = 10⁶ B)',
+    'Same rounds: peak RSS of portcache during its sides (sampled VmRSS, MB = 10⁶ B)',
     'fleetRss',
     fleet,
     () => ({
-      portcache: `${fmt(fleet.portcache.peakSampledRssMB, 1)} MB`,
+      portcache: `${fmt(fleet.peakSampledRssMB, 1)} MB`,
       reference: '–',
-      result: `${fmt(fleet.portcache.peakSampledRssMB, 1)} MB`,
-      value: fleet.portcache.peakSampledRssMB,
+      result: `${fmt(fleet.peakSampledRssMB, 1)} MB`,
+      value: fleet.peakSampledRssMB,
     }),
   );
   return rows;

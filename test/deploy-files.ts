@@ -47,12 +47,18 @@ export function manifest(path: string, kind: string, name?: string): Manifest {
   return found;
 }
 
-/** The node flags and script of `npm start`. */
-export function startCommand(): { flags: string[]; script: string } {
+/** The environment (leading NAME=value words), node flags and script of `npm start`. */
+export function startCommand(): { env: Record<string, string>; flags: string[]; script: string } {
   const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } };
-  const [node, ...rest] = pkg.scripts.start.trim().split(/\s+/);
+  const words = pkg.scripts.start.trim().split(/\s+/);
+  const env: Record<string, string> = {};
+  while (/^[A-Z_][A-Z0-9_]*=/.test(words[0] ?? '')) {
+    const [name, value] = (words.shift() as string).split(/=(.*)/s);
+    env[name] = value;
+  }
+  const [node, ...rest] = words;
   if (node !== 'node') throw new Error(`npm start does not run node: ${pkg.scripts.start}`);
-  return { flags: rest.slice(0, -1), script: rest[rest.length - 1] };
+  return { env, flags: rest.slice(0, -1), script: rest[rest.length - 1] };
 }
 
 /** A systemd unit's directives: name → every value, in order. */
@@ -79,7 +85,7 @@ export function envFile(text: string): Record<string, string> {
 /**
  * What OpenRC's openrc-run sees: the conf.d file sourced, then the init script (its top level
  * only sets variables and defines functions), in a plain POSIX shell. Returns the service
- * variables and the exported PORTCACHE_* environment the daemon inherits.
+ * variables and the exported PORTCACHE_* and MALLOC_* environment the daemon inherits.
  */
 export async function openrcService(): Promise<{
   vars: Record<string, string>;
@@ -90,7 +96,7 @@ export async function openrcService(): Promise<{
     `. ./${DEPLOY}/openrc/portcache.confd`,
     `. ./${DEPLOY}/openrc/portcache.initd`,
     ...names.map((name) => `printf 'var %s=%s\\n' ${name} "$${name}"`),
-    `env | grep '^PORTCACHE_' | sed 's/^/env /'`,
+    `env | grep -E '^(PORTCACHE|MALLOC)_' | sed 's/^/env /'`,
     `type depend >/dev/null && type start_pre >/dev/null && echo functions`,
   ].join('\n');
   const { stdout } = await promisify(execFile)('sh', ['-ec', script], { env: { PATH: process.env.PATH } });

@@ -30,7 +30,10 @@ const DEFAULT_PORT = Number(DEFAULTS.PORTCACHE_PORT);
 const CLOSE_BOUND_MS = 15_000;
 const README = readFileSync('README.md', 'utf8');
 const K8S = 'kubernetes';
-const { flags: START_FLAGS, script: START_SCRIPT } = startCommand();
+const { env: START_ENV, flags: START_FLAGS, script: START_SCRIPT } = startCommand();
+/** Only portcache's own variables are configuration (README's table). */
+const configOnly = (env: Record<string, string>) =>
+  Object.fromEntries(Object.entries(env).filter(([name]) => name.startsWith('PORTCACHE_')));
 
 function container(deployment: Manifest): Manifest {
   const [first] = deployment.spec.template.spec.containers;
@@ -203,7 +206,8 @@ describe('deploy/: manifests, units and examples match the app', () => {
         .filter((i) => i.op === 'ENV')
         .flatMap((i) => [...i.args.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]])),
     );
-    const config = PortcacheConfig.fromEnv(env);
+    expect(env).toMatchObject(START_ENV);
+    const config = PortcacheConfig.fromEnv(configOnly(env));
     expect(execForm(last('VOLUME')).sort()).toEqual([config.cacheDir, config.dataDir].sort());
   });
 
@@ -219,8 +223,9 @@ describe('deploy/: manifests, units and examples match the app', () => {
       ...Object.fromEntries((unit.get('Environment') ?? []).map((e) => e.split(/=(.*)/s).slice(0, 2))),
       ...envFile(read('systemd/portcache.env')),
     };
-    for (const variable of Object.keys(env)) expect(documented(variable), variable).toBe(true);
-    const config = PortcacheConfig.fromEnv(env);
+    expect(env).toMatchObject(START_ENV);
+    for (const variable of Object.keys(configOnly(env))) expect(documented(variable), variable).toBe(true);
+    const config = PortcacheConfig.fromEnv(configOnly(env));
     expect(config.cacheDir).toBe(`/var/cache/${one('CacheDirectory')}`);
     expect(config.dataDir).toBe(`/var/lib/${one('StateDirectory')}`);
     expect(Number.parseInt(one('TimeoutStopSec') ?? '', 10) * 1000).toBeGreaterThan(
@@ -253,8 +258,9 @@ describe('deploy/: manifests, units and examples match the app', () => {
     expect(vars.output_log).toMatch(/^\/var\/log\//);
     expect(read('openrc/portcache.initd')).toMatch(/depend\(\) \{[^}]*need net/);
 
-    for (const variable of Object.keys(env)) expect(documented(variable), variable).toBe(true);
-    const config = PortcacheConfig.fromEnv(env);
+    expect(env).toMatchObject(START_ENV);
+    for (const variable of Object.keys(configOnly(env))) expect(documented(variable), variable).toBe(true);
+    const config = PortcacheConfig.fromEnv(configOnly(env));
     expect(config.cacheDir).toBe('/var/cache/portcache');
     const stopSeconds = Number(/^TERM\/(\d+)\//.exec(vars.retry)?.[1]);
     expect(stopSeconds * 1000).toBeGreaterThan(config.shutdownGraceMs + CLOSE_BOUND_MS);

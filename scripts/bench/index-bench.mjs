@@ -5,12 +5,13 @@
 //   node --expose-gc scripts/bench/index-bench.mjs --measure <tree> <gentoo>   one fresh build
 // Needs `npm run build` (it imports dist/) and the unpacked fixtures (test/fixtures/repos).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { startCommandOf } from './lib.mjs';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const RUNS = 3;
@@ -76,9 +77,8 @@ async function main() {
     // Like every ::gentoo tree (rsync or gentoo-mirror git): a sync changes it, a local edit doesn't.
     await writeFile(join(tree, 'metadata/timestamp.chk'), 'Sat, 21 Nov 2026 17:30:01 +0000\n');
     spawnSync('sync');
-    // The node flags of `npm start` (the young generation's size), so that what is measured is what an admin runs.
-    const startScript = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start;
-    const nodeFlags = startScript.split(/\s+/).filter((arg) => arg.startsWith('--'));
+    // The environment and node flags of `npm start` (the young generation's size, malloc).
+    const { env: startEnv, flags: nodeFlags } = startCommandOf(ROOT);
     const runs = [];
     for (let i = 0; i < RUNS; i++) {
       const child = spawnSync(
@@ -91,7 +91,7 @@ async function main() {
           tree,
           join(fixtures, 'gentoo'),
         ],
-        { encoding: 'utf8', maxBuffer: 1 << 20 },
+        { encoding: 'utf8', maxBuffer: 1 << 20, env: { ...process.env, ...startEnv } },
       );
       if (child.status !== 0) throw new Error(`index measurement failed: ${child.stderr}`);
       runs.push(JSON.parse(child.stdout));

@@ -5,6 +5,7 @@ import { createHash, randomFillSync } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 export const KiB = 1024;
@@ -468,6 +469,20 @@ export function parseAccessLog(text) {
 
 // ---------------------------------------------------------------------------------------------
 // Numbers.
+
+/**
+ * The environment (leading NAME=value words) and node flags of `npm start` in `root`'s
+ * package.json, so that what is measured is what an admin runs.
+ */
+export function startCommandOf(root) {
+  const words = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.start.split(/\s+/);
+  return {
+    env: Object.fromEntries(
+      words.filter((word) => /^[A-Z_][A-Z0-9_]*=/.test(word)).map((word) => word.split(/=(.*)/s).slice(0, 2)),
+    ),
+    flags: words.filter((word) => word.startsWith('--')),
+  };
+}
 
 export function median(values) {
   if (values.length === 0) return Number.NaN;

@@ -204,12 +204,13 @@ exits. One portcache process serves the whole run.
   seed ${c.fleetSeed}): ${c.fleetFiles} file sizes log-uniform in ${c.fleetMinBytes / 1024} KiB–${c.fleetMaxBytes / MiB} MiB
   (${out.items.fleet?.fileBytes ? `${(out.items.fleet.fileBytes.total / MiB).toFixed(0)} MiB in all` : 'total in benchmarks.json'}), a third of them cached at
   the start, and for each of ${c.fleetClients} clients its own random order of all ${c.fleetFiles} files, with exactly
-  10 % of its downloads to be interrupted at a uniformly random byte of the body. Each side gets its
-  own file names with the same sizes (\`fleet-pc-*\`, \`fleet-ng-*\`) on the rate-limited upstream
-  (\`limit_rate ${c.upstreamRate}\` per connection), so that neither warms the other. portcache's cached
-  third is also placed in its cache directory before it starts, as in items 1–2 (measuring waits for
-  their adoption); nginx's cached third is fetched through it once (10 at a time) and waited for in
-  its cache directory before its run. Then the ${c.fleetClients} clients start at the same instant, spread over
+  10 % of its downloads to be interrupted at a uniformly random byte of the body. The plan runs in
+  ${c.fleetRounds} paired rounds; in each, each side gets its own file names with the same sizes
+  (\`fleet-pc<round>-*\`, \`fleet-ng<round>-*\`; later rounds' names are hard links to round 1's files)
+  on the rate-limited upstream (\`limit_rate ${c.upstreamRate}\` per connection), so that no side and no
+  round warms another. portcache's cached third of every round is also placed in its cache directory
+  before it starts, as in items 1–2 (measuring waits for their adoption); nginx's cached third is
+  fetched through it once (10 at a time) and waited for in its cache directory before its side. Then the ${c.fleetClients} clients start at the same instant, spread over
   ${c.clientThreads} worker threads; each downloads its files one after another (${c.fleetClients} downloads in flight),
   a fresh connection per request (raw-socket client). An interrupted download drops its connection
   at its byte and asks again with \`Range: bytes=<have>-\`, appending what comes: a 206 must carry
@@ -221,8 +222,13 @@ exits. One portcache process serves the whole run.
   ${c.fleetClients * c.fleetFiles} downloads; wall time from the start to the last byte. Upstream bytes:
   \`$body_bytes_sent\` of every upstream request for the side's files logged after its start (nginx's
   warm-up excluded) over the sizes of the uncached files. Peak RSS: the largest VmRSS sample of
-  portcache during its side. portcache's side runs first; \`sync\` before each side, and portcache's
-  fills committed before nginx's side starts. nginx's HIT/MISS counts are in benchmarks.json, and so is
+  portcache during its sides. The rounds run in ABBA order: portcache's side first in rounds 1
+  and 4, nginx's in rounds 2 and 3 (the side that runs first often does better on this host;
+  performance-notes); \`sync\` before each side, and portcache's fills committed before the next
+  side starts. 9a is the median of the rounds' ratios (each round's in benchmarks.json,
+  \`items.fleet.rounds\`), its row shows the sides of the round nearest to it; 9b is the worst
+  round's, 9c counts the bodies of every round, 9d is the highest peak. One paired run decides
+  little: 9a ranged 0.72–1.20 over the rounds of one run of the same code on this host. nginx's HIT/MISS counts are in benchmarks.json, and so is
   each side's mean by kind of download (\`byKind\`: the first request of an uncached file, later
   requests of it, files cached at the start; each by size band). Server
   CPU: user + system seconds of the side's server during its side (portcache's process; the proxy
@@ -241,7 +247,7 @@ does not write docs/. Single knobs: \`BENCH_HIT_FILES\`, \`BENCH_HIT_KIB\`, \`BE
 \`BENCH_BIG_MIB\`, \`BENCH_BIG_RUNS\`, \`BENCH_MISS_MIB\`, \`BENCH_MISS_FILES\`, \`BENCH_UPSTREAM_RATE\`,
 \`BENCH_UPSTREAM_MAX_CHUNK\`, \`BENCH_FLOCK_MIB\`, \`BENCH_FLOCK_CLIENTS\`, \`BENCH_SLOW_RATE\` (bytes/s),
 \`BENCH_CLIENT_THREADS\`, \`BENCH_FAST_MIB\`, \`BENCH_FAST_RUNS\`, \`BENCH_FLEET_CLIENTS\`, \`BENCH_FLEET_FILES\`,
-\`BENCH_FLEET_MIN_KIB\`, \`BENCH_FLEET_MAX_MIB\`, \`BENCH_FLEET_SEED\`, \`BENCH_ITEMS\` (e.g. \`3,4\`: run only those items), \`BENCH_TIMEOUT_MIN\`,
+\`BENCH_FLEET_MIN_KIB\`, \`BENCH_FLEET_MAX_MIB\`, \`BENCH_FLEET_SEED\`, \`BENCH_FLEET_ROUNDS\`, \`BENCH_ITEMS\` (e.g. \`3,4\`: run only those items), \`BENCH_TIMEOUT_MIN\`,
 \`BENCH_SKIP_BUILD=1\`, \`BENCH_WRITE_DOCS=0|1\`, \`BENCH_KEEP=1\` (keep the scratch
 directory and its logs). \`PORTCACHE_*\` variables in the environment are passed to portcache, except
 host, port, cache directory and mirrors, which the script sets. nginx-light and wrk are installed with
