@@ -217,9 +217,8 @@ async function replay(plan, files, base, { threads, timeoutMs, upstreamDistfiles
  * Runs the item: `files.rounds.length` paired rounds, each a side of portcache and one of the
  * proxy cache with that round's files, in ABBA order (on this host the side that runs first
  * often does better: performance-notes). The item's ratio is the median of the rounds' ratios,
- * and its row shows the round nearest to it. `rss` is
- * { setPhase, peak } of the bench's RSS sampler, so that portcache's peak during its sides is
- * known.
+ * and its row shows the round nearest to it. `rss` is { setPhase, peak } of the bench's RSS
+ * sampler, so that portcache's peak during its sides is known.
  */
 export async function itemFleet({
   plan,
