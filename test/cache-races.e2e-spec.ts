@@ -20,6 +20,7 @@ import {
 } from './support/strict-http.js';
 import { TestBed } from './support/test-bed.js';
 import { sleep } from './support/upstream-server.js';
+import { waitForFillOver } from './support/wait.js';
 
 const MiB = 1024 * 1024;
 const TOKEN = 'cache-races-test-token-0123456789';
@@ -141,18 +142,10 @@ describe('cache races: imports against fills, commits against hits, metadata aga
       const mirror = (await upstream()).add(name, versions[0]);
       // Known to no Manifest: any bytes may be imported over it.
       const repo = await writeRepo(join(await bed.tempDir(), 'gentoo'), { name: 'gentoo' });
-      await start({ PORTCACHE_MIRRORS: mirror.url, PORTCACHE_REPOS: repo });
+      const app = await start({ PORTCACHE_MIRRORS: mirror.url, PORTCACHE_REPOS: repo });
       const first = await fetchOutcome(url(name), { label: 'fill v0' });
       expect(first.body.equals(versions[0])).toBe(true);
-      // The fill holds the name until its commit is durable, after the client had every byte.
-      await until(
-        'v0 is cached and its fill is over',
-        async () => {
-          const { cache } = await explain(name);
-          return cache.cached && !cache.filling;
-        },
-        5000,
-      );
+      await waitForFillOver(app, name);
 
       const heads: Outcome[] = [];
       const gets: Outcome[] = [];

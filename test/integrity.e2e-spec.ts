@@ -24,7 +24,7 @@ import {
 } from './support/strict-http.js';
 import { TestBed } from './support/test-bed.js';
 import { sleep } from './support/upstream-server.js';
-import { waitForCommit } from './support/wait.js';
+import { waitForCommit, waitForFillOver } from './support/wait.js';
 
 const MiB = 1024 * 1024;
 const TOKEN = 'integrity-test-token-0123456789';
@@ -129,14 +129,7 @@ describe('integrity against a mirror that serves the right size with wrong bytes
 
     // After the dust settles: the truth is cached and served as a hit.
     // Its fill holds the name (the DELETE below) until its commit is durable.
-    await until(
-      'the truth is cached and its fill is over',
-      async () => {
-        const { cache } = await explain(name);
-        return cache.cached && !cache.filling;
-      },
-      15_000,
-    );
+    await waitForFillOver(portcache, name, 15_000);
     const explained = await explain(name);
     expect(explained.cache.BLAKE2B).toBe(digestOf('blake2b512', truth));
     expect(explained.cache.matchesIndex).toBe(true);

@@ -17,6 +17,23 @@ export async function waitForCommit(
   throw new Error(`${name} was not committed within ${timeoutMs} ms`);
 }
 
+/**
+ * Waits (bounded) until `name` is cached and its fill is over: a fill keeps the name (writes to
+ * it get 409) until its commit is durable, after its clients had every byte.
+ */
+export async function waitForFillOver(
+  portcache: RunningPortcache,
+  name: string,
+  timeoutMs = 5000,
+): Promise<void> {
+  const store = portcache.app.get(CacheStore);
+  const fills = portcache.app.get(FillService);
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(10)) {
+    if (store.get(name) && !fills.isFilling(name)) return;
+  }
+  throw new Error(`${name} was not cached with its fill over within ${timeoutMs} ms`);
+}
+
 /** Waits (bounded) until the running fill of `name` has written at least `bytes`. */
 export async function waitForFillAt(
   portcache: RunningPortcache,
