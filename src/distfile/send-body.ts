@@ -123,8 +123,11 @@ class BodyPump {
   private readonly limit: number;
   /** Sweep count when the pending write was issued or last made progress; -1: none pending. */
   private pendingSince = -1;
-  /** unsentBytes() at the last sweep during the pending write; -2: not sampled yet. */
-  private unsent = -2;
+  /**
+   * The pending write's progress at the last sweep: unsentBytes() of a buffered write, or the
+   * addon's sentSoFar() (from 0); -2: a buffered write not sampled yet.
+   */
+  private progress = -2;
 
   private readonly pool: BufferPool;
   /** sendfile, when this response may use it. */
@@ -134,8 +137,6 @@ class BodyPump {
   private readonly rest: SendRest | undefined;
   /** The addon is sending the rest of the body (sendRest). */
   private restHandle: SendRestHandle | undefined;
-  /** sentSoFar() at the last sweep while restHandle is set. */
-  private restSent = -1;
 
   constructor(
     private readonly res: ServerResponse,
@@ -222,7 +223,7 @@ class BodyPump {
     }
     this.reading = true; // holds the file until the addon is done or cancelled
     this.pendingSince = sweeps;
-    this.restSent = 0;
+    this.progress = 0;
     return true;
   }
 
@@ -264,21 +265,11 @@ class BodyPump {
   /** Cuts the response when its pending write made no progress for too long. */
   private check(now: number): void {
     if (this.pendingSince < 0) return; // waiting for the source (a fill) is not the client's fault
-    if (this.restHandle && this.rest) {
-      const sent = this.rest.sentSoFar(this.restHandle);
-      if (sent !== this.restSent) {
-        this.restSent = sent;
-        this.pendingSince = now;
-      } else if (now - this.pendingSince >= this.limit) {
-        this.res.destroy();
-        this.stop();
-      }
-      return;
-    }
-    const unsent = unsentBytes(this.res);
-    if (unsent !== this.unsent) {
-      if (this.unsent !== -2) this.pendingSince = now; // the kernel took some bytes
-      this.unsent = unsent;
+    const progress =
+      this.restHandle && this.rest ? this.rest.sentSoFar(this.restHandle) : unsentBytes(this.res);
+    if (progress !== this.progress) {
+      if (this.progress !== -2) this.pendingSince = now; // the kernel took some bytes
+      this.progress = progress;
     } else if (now - this.pendingSince >= this.limit) {
       // destroy() closes the socket's descriptor at once: no pending write can use the buffer later.
       this.res.destroy();
@@ -301,7 +292,7 @@ class BodyPump {
     }
     const res = this.res;
     this.pendingSince = sweeps;
-    this.unsent = -2;
+    this.progress = -2;
     if (chunks.length === 0) {
       res.end();
       return;
